@@ -1,0 +1,1 @@
+"""CrossFusion survival pipeline core."""

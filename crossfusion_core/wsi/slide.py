@@ -1,0 +1,107 @@
+"""Opening a whole-slide image and knowing its physical scale.
+
+Everything downstream speaks in microns per pixel (mpp) and magnifications, never in pyramid levels,
+because a 40x and a 20x slide store the same tissue at different level-0 sizes. The one conversion
+used throughout is the field's convention that 10x corresponds to 1.0 um/px.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import openslide
+
+from crossfusion_core.errors import MissingResolutionError, SlideReadError
+
+MPP_AT_1X = 10.0
+"""Microns per pixel at magnification 1x by the usual convention (10x = 1.0 mpp, 20x = 0.5 mpp)."""
+
+
+def mpp_for_magnification(magnification: float) -> float:
+    """Microns per pixel of an image at ``magnification`` (e.g. 20 -> 0.5)."""
+    return MPP_AT_1X / magnification
+
+
+def magnification_for_mpp(mpp: float) -> float:
+    """Nominal magnification of an image at ``mpp`` microns per pixel (e.g. 0.25 -> 40)."""
+    return MPP_AT_1X / mpp
+
+
+@dataclass(frozen=True)
+class SlideGeometry:
+    """Physical scale and pyramid of one slide, read once from its header."""
+
+    path: Path
+    width_level0: int
+    height_level0: int
+    level0_mpp: float
+    level0_magnification: float
+    level_downsamples: tuple[float, ...]
+    level_dimensions: tuple[tuple[int, int], ...]
+    vendor: str
+
+    def downsample_for_mpp(self, mpp: float) -> float:
+        """How many level-0 pixels one pixel at ``mpp`` spans."""
+        return mpp / self.level0_mpp
+
+    def best_level_for_mpp(self, mpp: float) -> int:
+        """The coarsest pyramid level that is still at least as fine as ``mpp``.
+
+        Reading there and resizing down keeps full quality while decoding as few pixels as possible.
+        """
+        wanted = self.downsample_for_mpp(mpp)
+        candidates = [i for i, d in enumerate(self.level_downsamples) if d <= wanted * 1.01]
+        return max(candidates, key=lambda i: self.level_downsamples[i]) if candidates else 0
+
+
+def open_slide(path: str | Path) -> openslide.OpenSlide:
+    """Open ``path`` with OpenSlide, turning its terse errors into one that names the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SlideReadError(path, "slide file does not exist", "check the slide folder in the config")
+    try:
+        return openslide.OpenSlide(str(path))
+    except openslide.OpenSlideUnsupportedFormatError as exc:
+        raise SlideReadError(path, f"not a slide format OpenSlide can read ({exc})") from exc
+    except openslide.OpenSlideError as exc:
+        raise SlideReadError(path, f"slide is damaged or truncated ({exc})") from exc
+
+
+def level0_mpp(slide: openslide.OpenSlide, path: Path, mpp_override: float | None = None) -> float:
+    """Microns per level-0 pixel: the config override, else the header's mpp, else objective power."""
+    if mpp_override is not None:
+        return float(mpp_override)
+    props = slide.properties
+    mpp_x = props.get(openslide.PROPERTY_NAME_MPP_X)
+    if mpp_x not in (None, "") and float(mpp_x) > 0:
+        return float(mpp_x)
+    power = props.get(openslide.PROPERTY_NAME_OBJECTIVE_POWER)
+    if power not in (None, "") and float(power) > 0:
+        return mpp_for_magnification(float(power))
+    raise MissingResolutionError(
+        path,
+        "the slide header has neither microns per pixel (openslide.mpp-x) nor objective power",
+        "add the slide to `slides.mpp_override` in the config with its level-0 mpp",
+    )
+
+
+def slide_geometry(path: str | Path, mpp_override: float | None = None) -> SlideGeometry:
+    """Read the physical scale and pyramid of the slide at ``path``."""
+    path = Path(path)
+    slide = open_slide(path)
+    try:
+        mpp = level0_mpp(slide, path, mpp_override)
+        width, height = slide.dimensions
+        return SlideGeometry(
+            path=path,
+            width_level0=int(width),
+            height_level0=int(height),
+            level0_mpp=mpp,
+            level0_magnification=magnification_for_mpp(mpp),
+            level_downsamples=tuple(float(d) for d in slide.level_downsamples),
+            level_dimensions=tuple((int(w), int(h)) for w, h in slide.level_dimensions),
+            vendor=str(slide.properties.get(openslide.PROPERTY_NAME_VENDOR, "unknown")),
+        )
+    finally:
+        slide.close()
