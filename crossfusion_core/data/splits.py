@@ -1,0 +1,138 @@
+"""Patient-level cross-validation folds in the original study's file format.
+
+A split file has an unnamed index column and two columns of case ids, ``train`` and ``val``; the shorter
+column is padded with empty cells. ``val`` is the held-out fold. Folds are made per patient, never per
+slide, so two slides of one patient can never sit on both sides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedKFold
+
+from crossfusion_core.data.clinical import load_patients, named_ids
+from crossfusion_core.data.labels import label_bins, time_bin_edges
+from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.io import write_csv
+
+SPLIT_COLUMNS = ("train", "val")
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FoldSplit:
+    """Case ids of one fold: ``train`` to fit on, ``val`` held out."""
+
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+
+
+def read_fold_split(path: str | Path) -> FoldSplit:
+    """Load and check one split file: both columns present, no id twice, no patient on both sides."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineInputError(path, "split file does not exist", "run the splits step first")
+    table = pd.read_csv(path, index_col=0, dtype=str)
+    missing = [c for c in SPLIT_COLUMNS if c not in table.columns]
+    if missing:
+        raise PipelineInputError(path, f"split file lacks column(s) {', '.join(missing)}")
+    train, val = (tuple(table[c].dropna().str.strip().loc[lambda s: s != ""]) for c in SPLIT_COLUMNS)
+    for name, ids in (("train", train), ("val", val)):
+        repeated = pd.Series(ids)[pd.Series(ids).duplicated()]
+        if len(repeated):
+            raise PipelineInputError(path, f"{name} lists patient(s) twice: {named_ids(repeated)}")
+    overlap = set(train) & set(val)
+    if overlap:
+        raise PipelineInputError(path, f"patient(s) in both train and val: {named_ids(list(overlap))}")
+    if not train or not val:
+        raise PipelineInputError(path, "split file has an empty train or val column")
+    return FoldSplit(train=train, val=val)
+
+
+def split_frame(split: FoldSplit) -> pd.DataFrame:
+    """The on-disk layout of ``split``: the shorter column padded with empty cells."""
+    length = max(len(split.train), len(split.val))
+    return pd.DataFrame(
+        {
+            name: pd.Series(ids, dtype=object).reindex(range(length))
+            for name, ids in zip(SPLIT_COLUMNS, (split.train, split.val), strict=True)
+        }
+    )
+
+
+def stratified_folds(patients: pd.DataFrame, n_folds: int, seed: int, n_bins: int = 4) -> list[FoldSplit]:
+    """Patient-level folds from ``seed``, stratified on time bin x censorship.
+
+    Stratifying on both keeps the event rate and the spread of survival times alike across folds, which
+    the C-index of small cohorts is sensitive to.
+    """
+    if len(patients) < n_folds:
+        raise PipelineInputError(None, f"{len(patients)} patient(s) cannot make {n_folds} folds")
+    strata = stratum_labels(patients, n_bins)
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    case_ids = patients["case_id"].to_numpy()
+    return [
+        FoldSplit(train=tuple(case_ids[train_rows]), val=tuple(case_ids[val_rows]))
+        for train_rows, val_rows in splitter.split(case_ids, strata)
+    ]
+
+
+def stratum_labels(patients: pd.DataFrame, n_bins: int) -> np.ndarray:
+    """One integer per patient: ``2 * time_bin + censorship``, the classes of the original sampler."""
+    bins = label_bins(patients["survival_months"], time_bin_edges(patients, n_bins))
+    return 2 * bins + patients["censorship"].to_numpy(dtype=np.int64)
+
+
+def write_fold_splits(
+    survival_csv: str | Path,
+    n_folds: int,
+    seed: int,
+    out_paths: Sequence[str | Path],
+    reference_dir: str | Path | None = None,
+    n_bins: int = 4,
+) -> None:
+    """Write ``splits_{k}.csv`` for k = 0 .. n_folds - 1 to ``out_paths`` (in fold order).
+
+    With ``reference_dir`` the study's own files ``reference_dir/splits_{k}.csv`` are checked (readable,
+    no patient on both sides) and copied in the same format, less patients the survival table lacks;
+    otherwise folds are drawn from ``seed`` by :func:`stratified_folds`.
+    """
+    if len(out_paths) != n_folds:
+        raise ValueError(f"{len(out_paths)} output paths for {n_folds} folds")
+    patients = load_patients(survival_csv)
+    if reference_dir is None:
+        folds = stratified_folds(patients, n_folds, seed, n_bins)
+    else:
+        paths = [Path(reference_dir) / f"splits_{k}.csv" for k in range(n_folds)]
+        known = set(patients["case_id"])
+        folds = [_without_unknown(path, read_fold_split(path), known) for path in paths]
+    for out_path, fold in zip(out_paths, folds, strict=True):
+        write_csv(out_path, split_frame(fold), index=True)
+
+
+def _without_unknown(path: Path, fold: FoldSplit, known: set[str]) -> FoldSplit:
+    """Drop, with a warning, patients the survival table lacks (the study's own code skipped them too).
+
+    TCGA-LUAD's study splits name 9 patients that its clinical table does not have; they can be neither
+    trained on nor scored.
+    """
+    unknown = set(fold.train + fold.val) - known
+    if not unknown:
+        return fold
+    LOGGER.warning(
+        "%s: dropping patient(s) absent from the survival table: %s", path, named_ids(list(unknown))
+    )
+    kept = FoldSplit(
+        train=tuple(c for c in fold.train if c in known), val=tuple(c for c in fold.val if c in known)
+    )
+    if not kept.train or not kept.val:
+        raise PipelineInputError(
+            path, "no patient of this fold is in the survival table", "use files of the same cohort"
+        )
+    return kept

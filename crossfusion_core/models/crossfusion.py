@@ -1,0 +1,237 @@
+"""CrossFusion (Soraki et al., MIDL 2026): 10x patches attend to 5x and 20x patches, three
+Pad-Transformers, a convolutional fusion of the three maps, and a class-token Pad-Transformer.
+
+The computation follows the original implementation (github.com/RustinS/CrossFusion,
+``models/CrossFusion.py``) so that its checkpoints convert (see ``reference.py``), with two
+deliberate differences: attention dropout is off in eval mode (the original drops attention at
+inference), and attention runs without materialising attention matrices (see ``attention.py``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from crossfusion_core.models.attention import MultiHeadAttention
+from crossfusion_core.models.bags import as_bag
+from crossfusion_core.models.options import SCALES, ModelOptions, options_error
+from crossfusion_core.models.outputs import SurvivalOutput
+from crossfusion_core.models.pad_transformer import PadTransformer, feed_forward, square_side
+
+FUSIONS = ("conv", "concat")
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossFusionOptions(ModelOptions):
+    """The original's defaults; ``attn_dropout`` acts in the Pad-Transformers, as in the original
+    (its cross-attention has no attention dropout)."""
+
+    model_name = "crossfusion"
+    embed_dim: int = 512
+    num_heads: int = 4
+    num_layers: int = 1
+    mlp_ratio: float = 2.0
+    dropout: float = 0.3
+    attn_dropout: float = 0.2
+    qkv_bias: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("embed_dim", "num_heads", "num_layers"):
+            self.check_positive(name)
+        self.check_probability("dropout")
+        self.check_probability("attn_dropout")
+        if self.embed_dim % self.num_heads or (self.embed_dim // 2) % 2:
+            raise options_error(
+                self.model_name,
+                f"embed_dim={self.embed_dim} must be divisible by num_heads={self.num_heads} and by 4",
+                "use e.g. embed_dim 512 with 4 heads",
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossFusionConcatOptions(CrossFusionOptions):
+    """Same options; the ablation that concatenates the three maps instead of the Conv Processor."""
+
+    model_name = "crossfusion_concat"
+
+
+def input_projection(backbone_dim: int, embed_dim: int) -> nn.Module:
+    """Linear + LayerNorm to the embedding size; nothing when the backbone already has that size."""
+    if backbone_dim == embed_dim:
+        return nn.Identity()
+    return nn.Sequential(nn.Linear(backbone_dim, embed_dim), nn.LayerNorm(embed_dim))
+
+
+class CrossAttentionBlock(nn.Module):
+    """Source tokens query a whole other-scale bag; residual, LayerNorm, residual MLP.
+
+    One learnable scale embedding is added to both sides, marking the pair of scales involved.
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, dropout: float, qkv_bias: bool) -> None:
+        super().__init__()
+        self.scale_embedding = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.trunc_normal_(self.scale_embedding, std=0.02)
+        self.attn = MultiHeadAttention(dim, num_heads, attn_dropout=0.0, qkv_bias=qkv_bias)
+        self.norm = nn.LayerNorm(dim)
+        self.ffn = feed_forward(dim, mlp_ratio, dropout)
+
+    def forward(self, source: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        mixed = source + self.attn(source + self.scale_embedding, context + self.scale_embedding)
+        mixed = self.norm(mixed)
+        return mixed + self.ffn(mixed)
+
+    def attention_received(
+        self, source: torch.Tensor, context: torch.Tensor, chunk_size: int
+    ) -> torch.Tensor:
+        """Attention mass each context patch receives from all source queries: (N_context,)."""
+        return self.attn.attention_received(
+            source + self.scale_embedding, context + self.scale_embedding, chunk_size
+        )
+
+
+class ConvFusion(nn.Module):
+    """The Conv Processor: the three square maps mixed by a 1x1x1 Conv3d, then grouped 7/5/3 convs
+    to dim/2 channels with a 1x1 shortcut, ReLU, channel dropout, and a linear map back to dim."""
+
+    def __init__(self, dim: int, dropout: float) -> None:
+        super().__init__()
+        half = dim // 2
+        self.mix_scales = nn.Conv3d(3, 1, kernel_size=1)
+        self.conv7 = nn.Conv2d(dim, half, 7, padding=3, groups=half)
+        self.conv5 = nn.Conv2d(dim, half, 5, padding=2, groups=half)
+        self.conv3 = nn.Conv2d(dim, half, 3, padding=1, groups=half)
+        self.shortcut = nn.Conv2d(dim, half, 1, groups=half)
+        self.activate = nn.Sequential(nn.ReLU(), nn.Dropout2d(dropout))
+        self.project = nn.Sequential(nn.Linear(half, dim), nn.LayerNorm(dim))
+
+    def forward(self, source: torch.Tensor, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        """Three (1, side**2, dim) maps -> (1, side**2, dim)."""
+        side = square_side(source.shape[1])
+        stacked = torch.stack([source, fine, coarse], dim=1).transpose(2, 3).unflatten(3, (side, side))
+        image = self.mix_scales(stacked).squeeze(1)
+        image = self.shortcut(image) + self.conv7(image) + self.conv5(image) + self.conv3(image)
+        return self.project(self.activate(image).flatten(2).transpose(1, 2))
+
+
+class ConcatFusion(nn.Module):
+    """Ablation of the Conv Processor: per token, the three maps concatenated and projected."""
+
+    def __init__(self, dim: int, dropout: float) -> None:
+        super().__init__()
+        self.project = nn.Sequential(nn.Linear(3 * dim, dim), nn.LayerNorm(dim), nn.Dropout(dropout))
+
+    def forward(self, source: torch.Tensor, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
+        return self.project(torch.cat([source, fine, coarse], dim=-1))
+
+
+class CrossFusion(nn.Module):
+    """Multi-scale survival model: ``model(x5, x10, x20)`` -> ``SurvivalOutput`` over ``n_bins`` bins."""
+
+    def __init__(
+        self,
+        backbone_dim: int,
+        embed_dim: int = 512,
+        num_heads: int = 4,
+        num_layers: int = 1,
+        n_bins: int = 4,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.3,
+        attn_dropout: float = 0.2,
+        qkv_bias: bool = True,
+        fusion: str = "conv",
+    ) -> None:
+        super().__init__()
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion={fusion!r} is not one of {FUSIONS}")
+        transformer = dict(
+            dim=embed_dim,
+            num_heads=num_heads,
+            num_layers=num_layers,
+            mlp_ratio=mlp_ratio,
+            dropout=dropout,
+            attn_dropout=attn_dropout,
+        )
+        self.project = nn.ModuleDict({scale: input_projection(backbone_dim, embed_dim) for scale in SCALES})
+        self.cross = nn.ModuleDict(
+            {
+                scale: CrossAttentionBlock(embed_dim, num_heads, mlp_ratio, dropout, qkv_bias)
+                for scale in ("coarse", "fine")
+            }
+        )
+        self.branches = nn.ModuleDict({scale: PadTransformer(**transformer) for scale in SCALES})
+        self.fusion = ConvFusion(embed_dim, dropout) if fusion == "conv" else ConcatFusion(embed_dim, dropout)
+        self.final = PadTransformer(**transformer, class_token=True)
+        self.head = nn.Linear(embed_dim, n_bins)
+        self.apply(init_weights)
+        nn.init.normal_(self.final.class_token, std=1e-6)
+
+    @classmethod
+    def from_reference_state_dict(
+        cls,
+        state_dict: Mapping[str, torch.Tensor],
+        embed_dim: int,
+        num_heads: int,
+        num_layers: int,
+        backbone_dim: int,
+        n_classes: int,
+    ) -> CrossFusion:
+        """Our model with the weights of a checkpoint saved by the original code (original key names)."""
+        from crossfusion_core.models.reference import load_reference_state_dict
+
+        model = cls(
+            backbone_dim, embed_dim=embed_dim, num_heads=num_heads, num_layers=num_layers, n_bins=n_classes
+        )
+        load_reference_state_dict(model, state_dict)
+        return model
+
+    def forward(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> SurvivalOutput:
+        summary = self.final(self._fused(*self._embedded(x5, x10, x20)))[:, 0]
+        return SurvivalOutput.from_logits(self.head(summary))
+
+    @torch.no_grad()
+    def patch_scores(
+        self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor, chunk_size: int = 1024
+    ) -> dict[str, torch.Tensor]:
+        """Per-patch attention, chunked so that no N10 x N20 matrix is ever built.
+
+        - 5x and 20x: attention mass each patch receives from all 10x queries in its cross-attention
+          block (summed over queries, averaged over heads): which context the source patches read.
+        - 10x: attention of the class token over the fused tokens in the last layer of the final
+          Pad-Transformer (padding copies folded back onto their patch): which positions the
+          prediction reads. (The original's 10x map sums softmax rows and is therefore constant.)
+        """
+        coarse, source, fine = self._embedded(x5, x10, x20)
+        return {
+            "x5": self.cross["coarse"].attention_received(source, coarse, chunk_size),
+            "x10": self.final.class_token_attention(self._fused(coarse, source, fine), source.shape[1]),
+            "x20": self.cross["fine"].attention_received(source, fine, chunk_size),
+        }
+
+    def _embedded(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        bags = zip(SCALES, (x5, x10, x20), ("x5", "x10", "x20"), strict=True)
+        return tuple(self.project[scale](as_bag(bag, name)) for scale, bag, name in bags)
+
+    def _fused(self, coarse: torch.Tensor, source: torch.Tensor, fine: torch.Tensor) -> torch.Tensor:
+        """Cross-attend, run the three branch Pad-Transformers and fuse: (1, side**2, dim)."""
+        coarse_in_source = self.branches["coarse"](self.cross["coarse"](source, coarse))
+        fine_in_source = self.branches["fine"](self.cross["fine"](source, fine))
+        return self.fusion(self.branches["source"](source), fine_in_source, coarse_in_source)
+
+
+def init_weights(module: nn.Module) -> None:
+    """The original's initialisation: truncated-normal linears, unit LayerNorms, He-normal convs."""
+    if isinstance(module, nn.Linear):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.LayerNorm):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.Conv2d, nn.Conv3d)):
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)

@@ -1,0 +1,92 @@
+"""Single-scale Pad-Transformer models: TransMIL and CrossFusion without its other scales.
+
+Both read one bag (option ``scale``), embed it, and summarise it with a class-token Pad-Transformer;
+``crossfusion_single`` first runs the bag through a branch Pad-Transformer as CrossFusion does for
+its source scale, so the comparison with CrossFusion isolates what the other two scales add.
+``transmil`` follows TransMIL (Shao et al., 2021) in structure (square padding, class token,
+attention, PPEG, attention), with exact attention in place of the Nyström approximation and
+CrossFusion's layer layout.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import nn
+
+from crossfusion_core.models.bags import pick_scale, scores_at_scale
+from crossfusion_core.models.crossfusion import CrossFusionOptions, init_weights, input_projection
+from crossfusion_core.models.outputs import SurvivalOutput
+from crossfusion_core.models.pad_transformer import PadTransformer
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossFusionSingleOptions(CrossFusionOptions):
+    """CrossFusion's options plus the one ``scale`` read (coarse = 5x, source = 10x, fine = 20x)."""
+
+    model_name = "crossfusion_single"
+    scale: str = "source"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_scale()
+
+
+@dataclasses.dataclass(frozen=True)
+class TransMILOptions(CrossFusionSingleOptions):
+    """TransMIL's sizes: 512-dim tokens, 8 heads."""
+
+    model_name = "transmil"
+    num_heads: int = 8
+    dropout: float = 0.25
+    attn_dropout: float = 0.1
+
+
+class PadTransformerMIL(nn.Module):
+    """Projection, optional branch Pad-Transformer, class-token Pad-Transformer, linear head."""
+
+    def __init__(
+        self,
+        backbone_dim: int,
+        n_bins: int = 4,
+        embed_dim: int = 512,
+        num_heads: int = 4,
+        num_layers: int = 1,
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.3,
+        attn_dropout: float = 0.2,
+        qkv_bias: bool = True,
+        scale: str = "source",
+        branch: bool = True,
+    ) -> None:
+        super().__init__()
+        transformer = dict(
+            dim=embed_dim,
+            num_heads=num_heads,
+            num_layers=num_layers,
+            mlp_ratio=mlp_ratio,
+            dropout=dropout,
+            attn_dropout=attn_dropout,
+        )
+        self.scale = scale
+        self.project = input_projection(backbone_dim, embed_dim)
+        self.branch = PadTransformer(**transformer) if branch else nn.Identity()
+        self.final = PadTransformer(**transformer, class_token=True)
+        self.head = nn.Linear(embed_dim, n_bins)
+        self.apply(init_weights)
+
+    def forward(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> SurvivalOutput:
+        return SurvivalOutput.from_logits(self.head(self.final(self._tokens(x5, x10, x20))[:, 0]))
+
+    @torch.no_grad()
+    def patch_scores(
+        self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor, chunk_size: int = 1024
+    ) -> dict[str, torch.Tensor | None]:
+        """Class-token attention in the last layer, at the model's scale (one query: no chunks needed)."""
+        n_patches = pick_scale(self.scale, x5, x10, x20).shape[1]
+        scores = self.final.class_token_attention(self._tokens(x5, x10, x20), n_patches)
+        return scores_at_scale(self.scale, scores)
+
+    def _tokens(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> torch.Tensor:
+        return self.branch(self.project(pick_scale(self.scale, x5, x10, x20)))

@@ -1,0 +1,43 @@
+"""Metrics per model x backbone across folds, and the comparison table of everything configured."""
+
+
+rule evaluate:
+    """Harrell's and Uno's C-index, time-dependent AUC and IBS per fold, mean and pooled."""
+    input:
+        predictions=fold_predictions,
+        true_risk=true_risk_table(),
+    output:
+        metrics="results/{cohort}/{model}/{backbone}/metrics.csv",
+        summary="results/{cohort}/{model}/{backbone}/metrics.json",
+    params:
+        evaluation=config["evaluation"],
+        protocol=config["training"]["protocol"],
+    log:
+        "results/{cohort}/logs/evaluate/{model}/{backbone}.log",
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../workflow_scripts/evaluate.py"
+
+
+rule summarize:
+    """One row per model x backbone with the best value of each metric marked."""
+    input:
+        metrics=lambda w: model_backbone_targets("{results}/{model}/{backbone}/metrics.json"),
+    output:
+        csv="results/{cohort}/summary/comparison.csv",
+        markdown=report(
+            "results/{cohort}/summary/comparison.md",
+            caption="../report/comparison.rst",
+            category="Results",
+            subcategory="Model comparison",
+        ),
+    params:
+        runs=[[m, b] for m in MODELS for b in BACKBONES],
+        protocol=config["training"]["protocol"],
+    log:
+        "results/{cohort}/logs/summarize.log",
+    conda:
+        "../envs/stats.yaml"
+    script:
+        "../workflow_scripts/summarize.py"

@@ -1,0 +1,62 @@
+"""Patch features at 5x, 10x and 20x, one job per slide and backbone (or imported from CLAM/TRIDENT)."""
+
+FEATURE_OUTPUTS = {
+    f"x{mag}": f"results/{{cohort}}/features/{{backbone}}/x{mag}/{{slide}}.h5" for mag in SCALES
+}
+
+
+def extraction_params(wildcards):
+    """What changes the numbers of one backbone's features: precision and that backbone's weights.
+
+    Batch size, reader count and device only change speed, so they are resources: editing them (or the
+    list of other backbones) reruns nothing.
+    """
+    section = config["features"]
+    return {
+        "precision": section.get("precision", "auto"),
+        "weights": section.get("weights", {}).get(wildcards.backbone),
+    }
+
+
+if config["features"].get("external"):
+
+    rule import_features:
+        """Features a user already extracted with CLAM or TRIDENT, checked and laid out as ours."""
+        input:
+            patches="results/{cohort}/patches/{slide}.h5",
+        output:
+            **FEATURE_OUTPUTS,
+        params:
+            external=config["features"]["external"],
+        log:
+            "results/{cohort}/logs/import_features/{backbone}/{slide}.log",
+        conda:
+            "../envs/torch.yaml"
+        script:
+            "../workflow_scripts/import_features.py"
+
+else:
+
+    rule extract_features:
+        """Patch features of one slide at 5x, 10x and 20x with one backbone."""
+        input:
+            slide=slide_path,
+            patches="results/{cohort}/patches/{slide}.h5",
+        output:
+            **FEATURE_OUTPUTS,
+        params:
+            extraction=extraction_params,
+            mpp_override=mpp_override,
+        threads: 2
+        resources:
+            mem_mb=8000,
+            gpu=lambda w: 1 if config["features"].get("device") == "cuda" else 0,
+            batch_size=config["features"].get("batch_size", 64),
+            num_workers=config["features"].get("num_workers", 2),
+            device=config["features"].get("device", "auto"),
+        log:
+            "results/{cohort}/logs/extract_features/{backbone}/{slide}.log",
+        conda:
+            "../envs/torch.yaml"
+        script:
+            "../workflow_scripts/extract_features.py"

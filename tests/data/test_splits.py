@@ -1,0 +1,68 @@
+"""Split files: the study's own load without overlap; generated ones are stratified and deterministic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crossfusion_core.data.clinical import load_patients
+from crossfusion_core.data.splits import read_fold_split, stratum_labels, write_fold_splits
+from crossfusion_core.errors import PipelineInputError
+from data.feature_files import write_feature_cohort
+
+REFERENCE = Path("/work/shared/reference/tcga")
+SPLIT_FILES = sorted((REFERENCE / "splits").glob("tcga_*/splits_*.csv"))
+
+
+def test_every_shared_split_file_loads_without_overlap() -> None:
+    assert len(SPLIT_FILES) == 35
+    for cohort in sorted({p.parent for p in SPLIT_FILES}):
+        held_out = [set(read_fold_split(cohort / f"splits_{k}.csv").val) for k in range(5)]
+        for k in range(5):
+            split = read_fold_split(cohort / f"splits_{k}.csv")
+            assert not set(split.train) & set(split.val)
+            assert len(split.val) < len(split.train)
+        assert sum(map(len, held_out)) == len(set().union(*held_out)), f"{cohort}: a patient held out twice"
+
+
+def test_reference_copy_keeps_format_and_drops_unknown_patients(tmp_path) -> None:
+    outs = [tmp_path / f"splits_{k}.csv" for k in range(5)]
+    survival = REFERENCE / "survival" / "tcga_luad_survival.csv"
+    write_fold_splits(survival, 5, 0, outs, reference_dir=REFERENCE / "splits" / "tcga_luad")
+    original = read_fold_split(REFERENCE / "splits" / "tcga_luad" / "splits_0.csv")
+    copied = read_fold_split(outs[0])
+    known = set(load_patients(survival)["case_id"])
+    assert copied.train == tuple(c for c in original.train if c in known)
+    assert len(original.train) - len(copied.train) + len(original.val) - len(copied.val) == 9
+    assert outs[0].read_text().splitlines()[0] == ",train,val"
+
+
+def test_generated_folds_are_stratified_deterministic_and_partition(tmp_path) -> None:
+    cohort = write_feature_cohort(tmp_path / "c", n_patients=60, dim=2)
+    first = [tmp_path / "a" / f"splits_{k}.csv" for k in range(5)]
+    second = [tmp_path / "b" / f"splits_{k}.csv" for k in range(5)]
+    write_fold_splits(cohort.survival_csv, 5, 3, first)
+    write_fold_splits(cohort.survival_csv, 5, 3, second)
+    assert [p.read_bytes() for p in first] == [p.read_bytes() for p in second]
+    splits = [read_fold_split(p) for p in first]
+    patients = load_patients(cohort.survival_csv)
+    assert sorted(c for s in splits for c in s.val) == sorted(patients["case_id"])
+    strata = pd.Series(stratum_labels(patients, 4), index=patients["case_id"])
+    for split in splits:
+        held = strata.loc[list(split.val)].value_counts()
+        expected = strata.value_counts() / 5
+        assert np.all(np.abs(held.reindex(expected.index, fill_value=0) - expected) < 1.0)
+    other_seed = [tmp_path / "c2" / f"splits_{k}.csv" for k in range(5)]
+    write_fold_splits(cohort.survival_csv, 5, 4, other_seed)
+    assert read_fold_split(other_seed[0]).val != splits[0].val
+
+
+def test_overlapping_split_file_is_rejected(tmp_path) -> None:
+    path = tmp_path / "splits_0.csv"
+    pd.DataFrame({"train": ["A", "B", "C"], "val": ["C", None, None]}).to_csv(path)
+    with pytest.raises(PipelineInputError, match="both train and val: C") as info:
+        read_fold_split(path)
+    assert str(path) in str(info.value)

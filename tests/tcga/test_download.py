@@ -1,0 +1,151 @@
+"""Downloads from the loopback GDC: faults recovered, resumption without restarting, corruption refused."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import pytest
+from fake_gdc_server import Fault
+
+from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.tcga.download import download_slide
+from crossfusion_core.tcga.gdc import GdcAccessError
+
+FILE_ID = "3b7d387a-7854-449f-832b-0054985518d4"
+FILENAME = "TCGA-14-3476-01Z-00-DX1.5bad3783-e461-4c14-aabf-56eddcbeaa07.svs"
+CONTENT = os.urandom(3 * 1024 * 1024 + 123)
+FAST = {"retries": 3, "backoff_s": 0.01, "timeout_s": 5.0}
+
+
+@pytest.fixture
+def served(fake_gdc):
+    md5, size = fake_gdc.add_file(FILE_ID, FILENAME, CONTENT)
+    return fake_gdc, md5, size
+
+
+def fetch(gdc, md5, size, dest_dir, **kwargs):
+    return download_slide(FILE_ID, FILENAME, md5, size, dest_dir, gdc.url, **{**FAST, **kwargs})
+
+
+def leftovers(dest_dir):
+    return sorted(path.name for path in dest_dir.iterdir())
+
+
+def test_clean_download_is_verified_and_renamed(served, tmp_path):
+    gdc, md5, size = served
+    result = fetch(gdc, md5, size, tmp_path)
+    assert result.action == "downloaded" and result.bytes_fetched == size
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT
+    assert leftovers(tmp_path) == [FILENAME]
+
+
+def test_server_errors_are_retried(served, tmp_path):
+    gdc, md5, size = served
+    gdc.faults[FILE_ID] = [Fault("status", 503), Fault("status", 502)]
+    fetch(gdc, md5, size, tmp_path)
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT
+    assert len(gdc.requests_to("/data/")) == 3
+
+
+def test_cut_connection_resumes_from_the_cut(served, tmp_path):
+    gdc, md5, size = served
+    cut = 1_500_000
+    gdc.faults[FILE_ID] = [Fault("cut", cut)]
+    result = fetch(gdc, md5, size, tmp_path)
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT
+    ranges = [headers.get("Range") for _, _, headers in gdc.requests_to("/data/")]
+    assert ranges == [None, f"bytes={cut}-"]
+    assert gdc.bytes_sent == size and result.bytes_fetched == size
+
+
+def test_interrupted_job_resumes_its_partial_file(served, tmp_path):
+    gdc, md5, size = served
+    (tmp_path / f".{FILENAME}.download").write_bytes(CONTENT[:1000])
+    fetch(gdc, md5, size, tmp_path)
+    assert [headers.get("Range") for _, _, headers in gdc.requests_to("/data/")] == ["bytes=1000-"]
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT
+
+
+def test_one_corrupted_transfer_is_discarded_and_fetched_again(served, tmp_path):
+    gdc, md5, size = served
+    gdc.faults[FILE_ID] = [Fault("corrupt", 4242)]
+    fetch(gdc, md5, size, tmp_path)
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT
+    assert len(gdc.requests_to("/data/")) == 2
+
+
+def test_persistently_corrupted_file_is_never_put_in_place(served, tmp_path):
+    gdc, md5, size = served
+    gdc.faults[FILE_ID] = [Fault("corrupt", 10), Fault("corrupt", 10), Fault("corrupt", 10)]
+    with pytest.raises(GdcAccessError, match="md5 mismatch"):
+        fetch(gdc, md5, size, tmp_path)
+    assert leftovers(tmp_path) == []
+
+
+def test_endless_server_errors_give_up_with_a_clear_error(served, tmp_path):
+    gdc, md5, size = served
+    gdc.faults[FILE_ID] = [Fault("status", 503)] * 10
+    with pytest.raises(GdcAccessError, match=r"failed 4 times in a row \(last: HTTP 503\)"):
+        fetch(gdc, md5, size, tmp_path)
+    assert not (tmp_path / FILENAME).exists()
+
+
+def test_unknown_file_fails_at_once(served, tmp_path):
+    gdc, md5, size = served
+    with pytest.raises(GdcAccessError, match="HTTP 404"):
+        download_slide("00000000-0000-0000-0000-000000000000", "x.svs", md5, size, tmp_path, gdc.url, **FAST)
+    assert len(gdc.requests) == 1
+
+
+def test_present_slide_is_not_fetched_again(served, tmp_path):
+    gdc, md5, size = served
+    (tmp_path / FILENAME).write_bytes(CONTENT)
+    assert fetch(gdc, md5, size, tmp_path).action == "present"
+    assert gdc.requests == []
+
+
+def test_present_slide_with_wrong_content_is_replaced(served, tmp_path):
+    gdc, md5, size = served
+    (tmp_path / FILENAME).write_bytes(CONTENT[:-1] + b"?")
+    assert fetch(gdc, md5, size, tmp_path).action == "downloaded"
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT
+
+
+def test_gdc_client_download_is_linked_without_fetching(served, tmp_path):
+    gdc, md5, size = served
+    client_copy = tmp_path / FILE_ID / FILENAME
+    client_copy.parent.mkdir()
+    client_copy.write_bytes(CONTENT)
+    result = fetch(gdc, md5, size, tmp_path)
+    assert result.action == "linked"
+    assert os.path.samefile(tmp_path / FILENAME, client_copy)
+    assert gdc.requests == []
+
+
+def test_missing_md5_is_looked_up_at_the_files_endpoint(served, tmp_path):
+    gdc, _, _ = served
+    fetch(gdc, None, None, tmp_path)
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT
+    assert len(gdc.requests_to(f"/files/{FILE_ID}")) == 1
+
+
+def test_token_is_sent_but_never_logged(served, tmp_path, caplog):
+    gdc, md5, size = served
+    secret = "s3cr3t-token-value"
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(secret + "\n")
+    gdc.faults[FILE_ID] = [Fault("status", 503)]
+    with caplog.at_level(logging.DEBUG):
+        fetch(gdc, md5, size, tmp_path / "slides", token_file=token_file)
+    assert {headers.get("X-Auth-Token") for _, _, headers in gdc.requests} == {secret}
+    assert caplog.records and secret not in caplog.text
+
+
+@pytest.mark.parametrize("filename", ["../../x.svs", "/etc/passwd", "sub/x.svs"])
+def test_hostile_file_name_is_refused_before_any_write(served, tmp_path, filename):
+    gdc, md5, size = served
+    data_dir = tmp_path / "data"
+    with pytest.raises(PipelineInputError, match="not a plain file name"):
+        download_slide(FILE_ID, filename, md5, size, data_dir, gdc.url, **FAST)
+    assert leftovers(tmp_path) == [] and gdc.requests == []

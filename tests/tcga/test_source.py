@@ -1,0 +1,52 @@
+"""The six cohort overlays load into TcgaSource and point at files that exist; typos are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.tcga.manifest import slide_ids_from_manifest
+from crossfusion_core.tcga.source import TcgaSource
+
+ROOT = Path(__file__).resolve().parents[2]
+COHORTS = ["blca", "brca", "coadread", "gbmlgg", "luad", "ucec"]
+
+
+@pytest.mark.parametrize("cohort", COHORTS)
+def test_cohort_overlay_points_at_the_copied_reference_data(cohort):
+    overlay = yaml.safe_load((ROOT / "config" / "cohorts" / f"tcga_{cohort}.yaml").read_text())
+    source = TcgaSource.from_mapping(overlay["source"])
+    assert overlay["cohort"] == f"tcga_{cohort}"
+    assert source.data_dir == Path(f"data/tcga_{cohort}")
+    assert sorted(path.name for path in (ROOT / source.splits_dir).iterdir()) == [
+        f"splits_{fold}.csv" for fold in range(5)
+    ]
+    assert slide_ids_from_manifest(ROOT / source.manifest, source.slide_pattern)
+    if source.survival_table is not None:
+        assert (ROOT / source.survival_table).is_file()
+    assert source.survival_table is not None or cohort in {"brca", "gbmlgg"}
+
+
+def test_merged_cohorts_query_both_projects():
+    overlay = yaml.safe_load((ROOT / "config" / "cohorts" / "tcga_coadread.yaml").read_text())
+    source = TcgaSource.from_mapping(overlay["source"])
+    assert source.projects == ("TCGA-COAD", "TCGA-READ") and source.fill_missing_from_gdc
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"survival_tabel": "x.csv"}, "unknown key"),
+        ({"project": "BLCA"}, "not a GDC project id"),
+        ({"retries": -1}, "retries"),
+        ({"gdc_api": "ftp://x"}, "not an http"),
+        ({"manifest": None}, "manifest is missing"),
+    ],
+)
+def test_bad_source_section_is_refused(change, message):
+    mapping = {"kind": "tcga", "project": "TCGA-BLCA", "manifest": "m.tsv", "data_dir": "d", **change}
+    with pytest.raises(PipelineInputError, match=message):
+        TcgaSource.from_mapping(mapping)
