@@ -6,15 +6,16 @@ FEATURE_OUTPUTS = {
 
 
 def extraction_params(wildcards):
-    """What changes the numbers of one backbone's features: precision and that backbone's weights.
+    """What changes the numbers of one backbone's features: precision, reading, that backbone's weights.
 
     Batch size, reader count and device only change speed, so they are resources: editing them (or the
     list of other backbones) reruns nothing.
     """
     section = config["features"]
+    weights = section.get("weights", {})
     return {
-        "precision": section.get("precision", "auto"),
-        "weights": section.get("weights", {}).get(wildcards.backbone),
+        **{key: section[key] for key in ("precision", "read_strategy", "read_retries") if key in section},
+        "weights": {wildcards.backbone: weights[wildcards.backbone]} if wildcards.backbone in weights else {},
     }
 
 

@@ -17,6 +17,7 @@ from torch import nn
 
 from crossfusion_core.models.attention import MultiHeadAttention
 from crossfusion_core.models.bags import as_bag
+from crossfusion_core.models.convolution import summed_conv
 from crossfusion_core.models.options import SCALES, ModelOptions, options_error
 from crossfusion_core.models.outputs import SurvivalOutput
 from crossfusion_core.models.pad_transformer import PadTransformer, feed_forward, square_side
@@ -109,11 +110,16 @@ class ConvFusion(nn.Module):
         self.project = nn.Sequential(nn.Linear(half, dim), nn.LayerNorm(dim))
 
     def forward(self, source: torch.Tensor, fine: torch.Tensor, coarse: torch.Tensor) -> torch.Tensor:
-        """Three (1, side**2, dim) maps -> (1, side**2, dim)."""
+        """Three (1, side**2, dim) maps -> (1, side**2, dim).
+
+        A 1x1x1 Conv3d over the three stacked maps is a weighted sum of the maps plus a bias; it is
+        computed as that, on the tokens, before they are laid out as an image.
+        """
+        scale_weights = self.mix_scales.weight.view(3)
+        mixed = source * scale_weights[0] + fine * scale_weights[1] + coarse * scale_weights[2]
         side = square_side(source.shape[1])
-        stacked = torch.stack([source, fine, coarse], dim=1).transpose(2, 3).unflatten(3, (side, side))
-        image = self.mix_scales(stacked).squeeze(1)
-        image = self.shortcut(image) + self.conv7(image) + self.conv5(image) + self.conv3(image)
+        image = (mixed + self.mix_scales.bias).transpose(1, 2).unflatten(2, (side, side))
+        image = summed_conv(image, (self.shortcut, self.conv7, self.conv5, self.conv3))
         return self.project(self.activate(image).flatten(2).transpose(1, 2))
 
 

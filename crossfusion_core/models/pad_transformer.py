@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from crossfusion_core.models.attention import MultiHeadAttention
+from crossfusion_core.models.convolution import summed_conv
 
 
 def square_side(n_tokens: int) -> int:
@@ -86,7 +87,7 @@ class PositionEncodingConv(nn.Module):
     def forward(self, tokens: torch.Tensor, side: int) -> torch.Tensor:
         """(1, side**2, dim) -> same shape."""
         image = tokens.transpose(1, 2).unflatten(2, (side, side))
-        image = image + self.conv7(image) + self.conv5(image) + self.conv3(image)
+        image = image + summed_conv(image, (self.conv7, self.conv5, self.conv3))
         return image.flatten(2).transpose(1, 2)
 
 

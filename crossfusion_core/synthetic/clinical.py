@@ -2,8 +2,8 @@
 
 Survival times come from a known model, an exponential with log-hazard ``risk_effect * true_risk``
 around ``baseline_hazard_per_month``, censored independently by an exponential censoring time whose
-rate gives about ``censoring_rate`` censored patients. The oracle C-index of ``true_risk`` is then the
-ceiling any model can reach, which makes the synthetic cohort a real test of the pipeline.
+rate is solved so that ``censoring_rate`` of patients are censored on average. The oracle C-index
+of ``true_risk`` is then the ceiling any model can reach, which makes the cohort a real test.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import write_csv
@@ -44,7 +45,7 @@ def survival_table(settings: SyntheticSettings, plan: list[SyntheticSlide] | Non
     rng = np.random.default_rng([settings.seed, 2])
     hazard = settings.baseline_hazard_per_month * np.exp(settings.risk_effect * patients["true_risk"])
     event_months = rng.exponential(1.0 / hazard)
-    censor_rate = settings.baseline_hazard_per_month * settings.censoring_rate / (1 - settings.censoring_rate)
+    censor_rate = _censoring_hazard(hazard.to_numpy(), settings.censoring_rate)
     censor_months = rng.exponential(1.0 / censor_rate, len(patients)) if censor_rate > 0 else np.inf
     patients["survival_months"] = np.maximum(np.minimum(event_months, censor_months), 0.1).round(2)
     patients["censorship"] = (censor_months < event_months).astype(int)
@@ -108,6 +109,22 @@ def write_synthetic_clinical(
     write_csv(survival_csv, survival)
     write_csv(true_risk_csv, risks[risks["case_id"].isin(set(survival["case_id"]))])
     write_csv(manifest_tsv, manifest_table(slide_paths), sep="\t")
+
+
+def _censoring_hazard(event_hazards: np.ndarray, censoring_rate: float) -> float:
+    """Rate of exponential censoring times that censors ``censoring_rate`` of patients on average.
+
+    With event hazard h and censoring hazard c a patient is censored with probability c / (c + h);
+    the mean over the cohort's very unequal hazards is solved for c on a log scale.
+    """
+    if censoring_rate <= 0:
+        return 0.0
+
+    def excess(log_rate: float) -> float:
+        rate = np.exp(log_rate)
+        return float(np.mean(rate / (rate + event_hazards))) - censoring_rate
+
+    return float(np.exp(brentq(excess, -30.0, 30.0)))
 
 
 def _patients(plan: list[SyntheticSlide]) -> pd.DataFrame:

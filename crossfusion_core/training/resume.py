@@ -54,7 +54,7 @@ class ResumeState:
         path = out_dir / RESUME_NAME
         if not path.is_file():
             return cls(run_fingerprint)
-        saved = torch.load(path, map_location="cpu", weights_only=False)
+        saved = torch.load(path, map_location="cpu", weights_only=True)
         if saved.get("fingerprint") != run_fingerprint:
             LOGGER.warning("%s belongs to a different run (settings or split changed); starting over", path)
             return cls(run_fingerprint)

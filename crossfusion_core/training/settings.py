@@ -67,6 +67,8 @@ class TrainingSettings:
         for name in ("n_bins", "n_folds", "epochs", "early_stopping_patience", "grad_accumulation"):
             if getattr(self, name) < (2 if name in ("n_bins", "n_folds") else 1):
                 raise _error(f"{name}={getattr(self, name)} is too small", f"raise {name}")
+        if self.loss == "cox" and self.grad_accumulation < 2:
+            raise _error("loss=cox needs grad_accumulation >= 2 (its window is the Cox risk set)", "use 32")
         if not 0.0 < self.inner_val_fraction < 1.0:
             raise _error(f"inner_val_fraction={self.inner_val_fraction} is not in (0, 1)", "use e.g. 0.2")
         if not 0.0 <= self.alpha <= 1.0:

@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,7 +44,6 @@ class SlurmCluster:
     conf_path: Path
     bin_dir: Path
     env: dict[str, str]
-    partition: str = "debug"
     processes: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     def command(self, *args: str, timeout_s: float = 30.0) -> str:
@@ -176,12 +176,14 @@ def start_munged(root: Path, munged: str) -> tuple[subprocess.Popen, Path]:
     return process, munge_socket
 
 
-def wait_until(condition, what: str, process: subprocess.Popen | None = None) -> None:
+def wait_until(condition: Callable[[], bool], what: str, process: subprocess.Popen | None = None) -> None:
     """Poll ``condition`` every 0.2 s; fail with ``what`` if it stays false or ``process`` dies."""
     deadline = time.monotonic() + START_TIMEOUT_S
     while not condition():
         if process is not None and process.poll() is not None:
-            raise SlurmClusterError(f"gave up waiting for {what}: {process.args[0]} exited {process.returncode}")
+            raise SlurmClusterError(
+                f"gave up waiting for {what}: {process.args[0]} exited with status {process.returncode}"
+            )
         if time.monotonic() > deadline:
             raise SlurmClusterError(f"gave up waiting for {what} after {START_TIMEOUT_S:.0f} s")
         time.sleep(0.2)
@@ -210,12 +212,13 @@ def start_cluster(root: Path) -> SlurmCluster:
     cluster.processes["munged"] = munged
     try:
         for name, args in (("slurmctld", ["-D", "-i"]), ("slurmd", ["-D", "-N", "localhost"])):
-            cluster.processes[name] = subprocess.Popen(
-                [programs[name], *args, "-f", str(conf_path)],
-                env=cluster.env,
-                stdout=subprocess.DEVNULL,
-                stderr=(root / "log" / f"{name}.stderr.log").open("w"),
-            )
+            with (root / "log" / f"{name}.stderr.log").open("w") as stderr:
+                cluster.processes[name] = subprocess.Popen(
+                    [programs[name], *args, "-f", str(conf_path)],
+                    env=cluster.env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                )
         wait_until(lambda: _node_idle(cluster), "the node to become idle")
     except BaseException as error:
         stop_cluster(cluster)
@@ -234,19 +237,23 @@ def _node_idle(cluster: SlurmCluster) -> bool:
 
 
 def stop_cluster(cluster: SlurmCluster) -> None:
-    """``scontrol shutdown``, then end the daemons this module started (by their process ids)."""
-    daemons = {name: process for name, process in cluster.processes.items() if name != "munged"}
-    if any(process.poll() is None for process in daemons.values()):
+    """``scontrol shutdown``, then end munged; every process waited for (or killed) by its own id."""
+    slurm_daemons = [process for name, process in cluster.processes.items() if name != "munged"]
+    if any(process.poll() is None for process in slurm_daemons):
         subprocess.run(
             ["scontrol", "shutdown"], env=cluster.env, capture_output=True, timeout=30, check=False
         )
-    for process in [*daemons.values(), cluster.processes.get("munged")]:
-        if process is None:
-            continue
-        if process.poll() is None and process is cluster.processes.get("munged"):
-            process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    for process in slurm_daemons:
+        _wait_or_kill(process)
+    munged = cluster.processes.get("munged")
+    if munged is not None:
+        munged.terminate()
+        _wait_or_kill(munged)
+
+
+def _wait_or_kill(process: subprocess.Popen, timeout_s: float = 15.0) -> None:
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

@@ -62,9 +62,7 @@ def run_snakemake_on_slurm(
 
     Needs the ``slurm_cluster`` fixture active: it exports SLURM_CONF and the srun wrapper's PATH.
     """
-    return run_snakemake(
-        workdir, snakefile, configfiles, targets, ["--profile", str(profile_dir)], timeout_s
-    )
+    return run_snakemake(workdir, snakefile, configfiles, targets, ["--profile", str(profile_dir)], timeout_s)
 
 
 def slurm_job_ids(log_text: str) -> list[str]:

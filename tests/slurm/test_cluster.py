@@ -7,9 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cluster import SlurmCluster
-
-pytestmark = pytest.mark.slurm
+from cluster import SlurmCluster, SlurmClusterError, start_cluster
 
 
 def wait_for_state(cluster: SlurmCluster, job_id: str, timeout_s: float = 60.0) -> str:
@@ -25,6 +23,7 @@ def wait_for_state(cluster: SlurmCluster, job_id: str, timeout_s: float = 60.0) 
     raise AssertionError(f"job {job_id} still not finished after {timeout_s} s")
 
 
+@pytest.mark.slurm
 def test_sbatch_job_completes_and_is_reported(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
     marker = tmp_path / "job_id.txt"
     job_id = slurm_cluster.command(
@@ -43,6 +42,7 @@ def test_sbatch_job_completes_and_is_reported(slurm_cluster: SlurmCluster, tmp_p
     assert "NodeList=localhost" in details
 
 
+@pytest.mark.slurm
 @pytest.mark.parametrize(("srun", "expected_state"), [("srun", "COMPLETED"), ("/usr/bin/srun", "FAILED")])
 def test_srun_in_a_job_needs_the_wrapper_once_slurm_conf_is_gone(
     slurm_cluster: SlurmCluster, tmp_path: Path, srun: str, expected_state: str
@@ -58,6 +58,7 @@ def test_srun_in_a_job_needs_the_wrapper_once_slurm_conf_is_gone(
         assert output.read_text().split() == [socket.gethostname()]
 
 
+@pytest.mark.slurm
 def test_failing_job_is_reported_failed(slurm_cluster: SlurmCluster, tmp_path: Path) -> None:
     job_id = slurm_cluster.command(
         "sbatch", "--parsable", f"--output={tmp_path / 'fail.log'}", "--wrap", "exit 3"
@@ -65,3 +66,12 @@ def test_failing_job_is_reported_failed(slurm_cluster: SlurmCluster, tmp_path: P
 
     assert wait_for_state(slurm_cluster, job_id) == "FAILED"
     assert "ExitCode=3:0" in slurm_cluster.command("scontrol", "show", "job", job_id)
+
+
+def test_start_fails_naming_the_missing_programs_and_the_install_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without SLURM on PATH the fixture must fail loudly, never skip."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SlurmClusterError, match=r"munged, sbatch, .*slurmctld.*install_slurm\.sh"):
+        start_cluster(tmp_path / "cluster")

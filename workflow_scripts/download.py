@@ -1,0 +1,11 @@
+"""Snakemake script: one diagnostic slide of a TCGA cohort from the GDC, md5-checked."""
+
+from crossfusion_core.logs import job_logging
+from crossfusion_core.tcga.fetch import fetch_cohort_slide
+from crossfusion_core.tcga.source import TcgaSource
+
+with job_logging(snakemake.log[0]) as log:
+    result = fetch_cohort_slide(
+        TcgaSource.from_mapping(snakemake.params.source), snakemake.wildcards.slide, snakemake.params.failures_dir
+    )
+    log.info("%s: %s (%d bytes fetched)", result.path, result.action, result.bytes_fetched)
