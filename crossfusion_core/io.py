@@ -31,12 +31,20 @@ def atomic_path(final_path: str | Path) -> Iterator[Path]:
     )
     os.close(fd)
     tmp_path = Path(tmp_name)
+    os.chmod(tmp_path, 0o666 & ~_current_umask())
     try:
         yield tmp_path
         _fsync(tmp_path)
         os.replace(tmp_path, final_path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _current_umask() -> int:
+    """The process umask (mkstemp creates files 0600; results should get the usual permissions)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync(path: Path) -> None:

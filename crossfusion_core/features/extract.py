@@ -17,11 +17,11 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from crossfusion_core.errors import PipelineInputError, SlideReadError
+from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.features.backbones import BackboneSpec, backbone_spec, load_backbone
 from crossfusion_core.features.feature_files import write_feature_file
 from crossfusion_core.features.patch_table import PatchTable, ScalePatches, read_patch_table
-from crossfusion_core.features.reading import PatchBlock, PatchPixels, init_reader_worker
+from crossfusion_core.features.reading import PatchBlock, PatchPixels, ReadFailure
 from crossfusion_core.features.settings import FeatureSettings
 from crossfusion_core.features.transforms import to_model_input
 from crossfusion_core.wsi.slide import slide_geometry
@@ -94,12 +94,11 @@ def _blocks(dataset: PatchPixels, settings: FeatureSettings, device: torch.devic
         shuffle=False,
         num_workers=settings.num_workers,
         pin_memory=device.type == "cuda",
-        worker_init_fn=init_reader_worker,
         prefetch_factor=4 if settings.num_workers else None,
     )
     for block in loader:
-        if isinstance(block, SlideReadError):
-            raise block
+        if isinstance(block, ReadFailure):
+            raise block.error()
         yield block.to(device)
 
 

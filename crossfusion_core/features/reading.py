@@ -7,7 +7,7 @@ array, coarser ones by area-averaging; ``per_patch`` reads each patch on its own
 the way CLAM does. ``benchmarks/bench_feature_io.py`` measures both; the config default follows it.
 
 Items are produced in DataLoader worker processes, each with its own OpenSlide handle. A region that
-cannot be decoded comes back as a :class:`SlideReadError` value rather than being raised in the worker,
+cannot be decoded comes back as a :class:`ReadFailure` value rather than being raised in the worker,
 because the DataLoader would re-raise it as a bare RuntimeError and lose the slide and location.
 """
 
@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
-import cv2
 import numpy as np
 import openslide
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from crossfusion_core.errors import SlideReadError
@@ -29,6 +30,18 @@ from crossfusion_core.wsi.slide import SlideGeometry, open_slide
 WHITE = 255
 PATCHES_PER_CHUNK = 16
 """Patches per work item when the patches file has no parent links to group them by."""
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """A :class:`SlideReadError` in picklable form (its custom constructor defeats pickling)."""
+
+    path: Path
+    problem: str
+    fix: str | None
+
+    def error(self) -> SlideReadError:
+        return SlideReadError(self.path, self.problem, self.fix)
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,7 @@ class PatchPixels(Dataset):
         state["_slide"] = None
         return state
 
-    def __getitem__(self, index: int) -> PatchBlock | SlideReadError:
+    def __getitem__(self, index: int) -> PatchBlock | ReadFailure:
         positions, rows = self.groups[index]
         try:
             if self.strategy == "shared":
@@ -122,7 +135,7 @@ class PatchPixels(Dataset):
             else:
                 pixels = np.stack([self._read_one(p, r) for p, r in zip(positions, rows, strict=True)])
         except SlideReadError as error:
-            return error
+            return ReadFailure(error.path, error.problem, error.fix)
         return PatchBlock(torch.from_numpy(positions), torch.from_numpy(rows), torch.from_numpy(pixels))
 
     def _read_one(self, position: int, row: int) -> np.ndarray:
@@ -190,10 +203,15 @@ class PatchPixels(Dataset):
 
 
 def _resized(pixels: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
-    """Area-averaged resize (exact box filter for integer factors), a no-op when already that size."""
+    """Area-averaged resize (exact box filter for integer factors), a no-op when already that size.
+
+    Pillow rather than OpenCV: it is single-threaded, so it is safe in forked reader processes, where
+    OpenCV's and OpenMP's thread pools inherited from the parent can deadlock.
+    """
     if pixels.shape[1] == size_wh[0] and pixels.shape[0] == size_wh[1]:
         return np.ascontiguousarray(pixels)
-    return cv2.resize(np.ascontiguousarray(pixels), size_wh, interpolation=cv2.INTER_AREA)
+    image = Image.fromarray(np.ascontiguousarray(pixels))
+    return np.asarray(image.resize(size_wh, resample=Image.Resampling.BOX))
 
 
 def _common_patch_size(table: PatchTable) -> int:
@@ -205,9 +223,3 @@ def _common_patch_size(table: PatchTable) -> int:
             table.path, f"scales have different patch sizes {sorted(sizes)} px", "use one patching.patch_size_px"
         )
     return sizes.pop()
-
-
-def init_reader_worker(_worker_id: int) -> None:
-    """One thread per reader process: the parallelism comes from the processes, not from within them."""
-    cv2.setNumThreads(1)
-    torch.set_num_threads(1)

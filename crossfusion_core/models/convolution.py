@@ -21,5 +21,7 @@ def summed_conv(image: torch.Tensor, convs: Sequence[nn.Conv2d]) -> torch.Tensor
     size = max(conv.kernel_size[0] for conv in convs)
     weight = sum(F.pad(conv.weight, [(size - conv.kernel_size[0]) // 2] * 4) for conv in convs)
     bias = sum(conv.bias for conv in convs)
-    image = image.contiguous(memory_format=torch.channels_last)
+    channels_last = torch.channels_last
+    image = image.contiguous(memory_format=channels_last)
+    weight = weight.contiguous(memory_format=channels_last)
     return F.conv2d(image, weight, bias, padding=size // 2, groups=convs[0].groups)

@@ -13,8 +13,8 @@ from crossfusion_core.evaluation.settings import reject_unknown_keys, require
 class SyntheticSettings:
     """Size and survival model of the built-in cohort.
 
-    ``tissue_size_um`` bounds the extent of one slide's tissue; 1.5-2.4 mm gives roughly 30-80 patches
-    of 256 um at 10x while keeping the 48-slide cohort under a minute and a half to generate.
+    ``tissue_size_um`` bounds the extent of one slide's tissue: 1.7-2.5 mm gives roughly 25-70 patches
+    of 256 um at 10x while keeping a slide to a few seconds of drawing (time grows with its area).
     ``risk_effect`` is the log-hazard ratio per unit of planted risk, so the oracle C-index is known.
     """
 
@@ -24,7 +24,7 @@ class SyntheticSettings:
     fraction_40x: float = 0.5
     two_piece_fraction: float = 0.25
     pen_mark_fraction: float = 0.25
-    tissue_size_um: tuple[float, float] = (1500.0, 2400.0)
+    tissue_size_um: tuple[float, float] = (1700.0, 2500.0)
     censoring_rate: float = 0.3
     baseline_hazard_per_month: float = 0.03
     risk_effect: float = 1.6

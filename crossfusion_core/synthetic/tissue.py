@@ -107,7 +107,7 @@ def tissue_outline(slide: SyntheticSlide, rng: np.random.Generator) -> np.ndarra
 
 def _irregular_ellipse(x_um: np.ndarray, y_um: np.ndarray, radius_um: float, rng) -> np.ndarray:
     angle = rng.uniform(0, np.pi)
-    aspect = rng.uniform(0.6, 0.9)
+    aspect = rng.uniform(0.7, 0.95)
     along = x_um * np.cos(angle) + y_um * np.sin(angle)
     across = -x_um * np.sin(angle) + y_um * np.cos(angle)
     rho = np.hypot(along / radius_um, across / (radius_um * aspect))

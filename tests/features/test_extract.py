@@ -1,0 +1,162 @@
+"""Feature extraction on real SVS files: exact pixels, both read strategies, bad input, kill and resume."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from crossfusion_core.errors import PipelineInputError, SlideReadError
+from crossfusion_core.features.backbones import load_backbone
+from crossfusion_core.features.extract import extract_slide_features
+from crossfusion_core.features.feature_files import read_feature_file
+from crossfusion_core.features.settings import FeatureSettings
+from crossfusion_core.features.transforms import to_model_input
+from crossfusion_core.wsi.slide import open_slide
+from features.patch_files import write_empty_patches, write_patch_grid
+
+FEATURE_TOLERANCE = 1e-4
+"""Same pixels, same model: only batch composition differs, which moves fp32 results by ~1e-6."""
+
+ONE_FAMILY_PER_4 = slice(0, None, 4)
+
+
+def _settings(**overrides: object) -> FeatureSettings:
+    return FeatureSettings.from_mapping({"batch_size": 8, "num_workers": 1, **overrides})
+
+
+def _by_hand(slide_path: Path, corner: tuple[int, int], level: int, size_px: int) -> torch.Tensor:
+    """The backbone applied to one region read with OpenSlide and box-resized to 256 px, step by step."""
+    slide = open_slide(slide_path)
+    rgba = slide.read_region(corner, level, (size_px, size_px))
+    slide.close()
+    rgb = Image.fromarray(np.asarray(rgba)[..., :3]).resize((256, 256), Image.Resampling.BOX)
+    spec, model = load_backbone("efficientnet_lite0")
+    with torch.inference_mode():
+        return model(to_model_input(torch.from_numpy(np.array(rgb))[None], spec.transform))[0]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "magnification", "level", "size_at_level_px"),
+    [("shared", 20, 0, 512), ("per_patch", 5, 1, 512)],
+)
+def test_features_equal_the_model_applied_by_hand(
+    svs_40x: Path,
+    tmp_path: Path,
+    out_paths: dict[int, Path],
+    strategy: str,
+    magnification: int,
+    level: int,
+    size_at_level_px: int,
+) -> None:
+    patches = write_patch_grid(tmp_path / "patches.h5", svs_40x, keep_20x=ONE_FAMILY_PER_4)
+    extract_slide_features(svs_40x, patches, "efficientnet_lite0", _settings(read_strategy=strategy), None, out_paths, 2)
+    written = read_feature_file(out_paths[magnification])
+    row = len(written.coords_level0) - 1
+    corner = tuple(int(v) for v in written.coords_level0[row])
+    expected = _by_hand(svs_40x, corner, level, size_at_level_px)
+    torch.testing.assert_close(torch.from_numpy(written.features[row]), expected, rtol=0, atol=FEATURE_TOLERANCE)
+
+
+def test_output_files_follow_the_contract(svs_20x: Path, tmp_path: Path, out_paths: dict[int, Path]) -> None:
+    patches = write_patch_grid(tmp_path / "patches.h5", svs_20x, keep_20x=ONE_FAMILY_PER_4)
+    extract_slide_features(svs_20x, patches, "efficientnet_lite0", _settings(num_workers=2), None, out_paths, 1)
+    with h5py.File(patches) as source:
+        for magnification, path in out_paths.items():
+            written = read_feature_file(path)
+            group = source[f"x{magnification}"]
+            assert written.features.dtype == np.float32 and written.features.shape == (len(group["coords"]), 1280)
+            np.testing.assert_array_equal(written.coords_level0, group["coords"][()])
+            assert np.isfinite(written.features).all() and np.abs(written.features).sum() > 0
+            assert written.attrs["encoder"] == "efficientnet_lite0"
+            assert written.attrs["target_magnification"] == magnification
+            assert written.attrs["level0_magnification"] == 20
+            assert written.attrs["patch_size"] == 256
+            if magnification != 5:
+                np.testing.assert_array_equal(written.parent_index, group["parent_index"][()])
+
+
+def test_slide_without_patches_gives_valid_empty_files(
+    svs_20x: Path, tmp_path: Path, out_paths: dict[int, Path]
+) -> None:
+    patches = write_empty_patches(tmp_path / "patches.h5", svs_20x)
+    extract_slide_features(svs_20x, patches, "efficientnet_lite0", _settings(), None, out_paths, 1)
+    for path in out_paths.values():
+        with pytest.warns(UserWarning, match="no patches"):
+            written = read_feature_file(path)
+        assert written.features.shape == (0, 1280) and written.coords_level0.shape == (0, 2)
+
+
+def test_nan_features_stop_the_slide_with_a_clear_error(
+    svs_20x: Path, tmp_path: Path, out_paths: dict[int, Path]
+) -> None:
+    spec, model = load_backbone("efficientnet_lite0")
+    poisoned = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v for k, v in model.net.state_dict().items()}
+    weights = tmp_path / "nan.pth"
+    torch.save(poisoned, weights)
+    patches = write_patch_grid(tmp_path / "patches.h5", svs_20x, keep_20x=ONE_FAMILY_PER_4)
+    settings = _settings(weights={"efficientnet_lite0": str(weights)}, num_workers=0)
+    with pytest.raises(PipelineInputError, match="NaN/inf features") as info:
+        extract_slide_features(svs_20x, patches, "efficientnet_lite0", settings, None, out_paths, 1)
+    assert str(svs_20x) in str(info.value)
+    assert not any(path.exists() for path in out_paths.values())
+
+
+def test_undecodable_tile_is_reported_with_slide_and_location(
+    svs_40x: Path, tmp_path: Path, out_paths: dict[int, Path]
+) -> None:
+    broken = tmp_path / "BROKEN.svs"
+    shutil.copy(svs_40x, broken)
+    with tifffile.TiffFile(broken) as tiff:
+        first_tile_offset = tiff.pages[0].dataoffsets[0]
+    with open(broken, "r+b") as handle:
+        handle.seek(first_tile_offset)
+        handle.write(b"\0" * 64)
+    patches = write_patch_grid(tmp_path / "patches.h5", broken, keep_20x=ONE_FAMILY_PER_4)
+    with pytest.raises(SlideReadError) as info:
+        extract_slide_features(broken, patches, "efficientnet_lite0", _settings(), None, out_paths, 1)
+    message = str(info.value)
+    assert str(broken) in message and "x=0, y=0" in message and "3 attempts" in message
+
+
+KILLABLE_RUN = """
+import sys
+from pathlib import Path
+from crossfusion_core.features.extract import extract_slide_features
+from crossfusion_core.features.settings import FeatureSettings
+slide, patches, out = sys.argv[1:4]
+outs = {m: Path(out) / f"x{m}" / "SLIDE.h5" for m in (5, 10, 20)}
+extract_slide_features(slide, patches, "efficientnet_lite0",
+                       FeatureSettings.from_mapping({"batch_size": 1, "num_workers": 0}), None, outs, 1)
+"""
+
+
+def test_killed_extraction_leaves_no_result_and_a_rerun_finishes(
+    svs_40x: Path, tmp_path: Path, out_paths: dict[int, Path]
+) -> None:
+    patches = write_patch_grid(tmp_path / "patches.h5", svs_40x)
+    out_dir = out_paths[5].parent.parent
+    log = tmp_path / "progress.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", KILLABLE_RUN, str(svs_40x), str(patches), str(out_dir)], stderr=stderr
+        )
+        deadline = time.monotonic() + 120
+        while "/42" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert process.poll() is None, log.read_text()
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert not any(path.exists() for path in out_paths.values())
+    extract_slide_features(svs_40x, patches, "efficientnet_lite0", _settings(), None, out_paths, 2)
+    assert [len(read_feature_file(p).features) for p in out_paths.values()] == [2, 8, 32]

@@ -1,0 +1,184 @@
+"""Heatmaps of real models from the registry on feature files with a planted region, over real SVS files.
+
+The planted patches carry a feature direction the model responds to. That direction is found once per
+scale by probing the model's own ``patch_scores`` on a separate random bag (any attention model prefers
+some directions to others); the test then checks, through the feature files and the painting, that the
+highest percentiles land on the planted region of the slide at every scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from crossfusion_core.features.feature_files import FeatureFile, write_feature_file
+from crossfusion_core.models.checkpoint import save_checkpoint
+from crossfusion_core.models.registry import build_model
+from crossfusion_core.plots.heatmap import (
+    SCORE_KEY,
+    ScaleMap,
+    heatmap_score_maps,
+    paint_heatmaps,
+    score_grid,
+)
+from crossfusion_core.plots.settings import HeatmapSettings
+
+DIM = 8
+PATCH_SIZE_PX = 64
+PLANT_AMPLITUDE = 4.0
+TINY_OPTIONS = {
+    "crossfusion": {"embed_dim": 16, "num_heads": 2, "dropout": 0.0, "attn_dropout": 0.0},
+    "abmil": {"hidden_dim": 16, "attention_dim": 8, "dropout": 0.0, "scale": "source"},
+}
+
+
+def tiny_model(name: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(name, DIM, 4, TINY_OPTIONS[name]).eval()
+
+
+def probe_bag(rng: np.random.Generator) -> dict[int, np.ndarray]:
+    return {m: rng.normal(size=(n, DIM)).astype(np.float32) for m, n in ((5, 16), (10, 64), (20, 256))}
+
+
+def preferred_directions(model: torch.nn.Module) -> dict[int, np.ndarray]:
+    """Per scale, the signed unit axis whose planted patches rank highest in the model's scores."""
+    rng = np.random.default_rng(1)
+    bag = probe_bag(rng)
+    candidates = [sign * np.eye(DIM)[j] for j in range(DIM) for sign in (1.0, -1.0)]
+    best = {}
+    for magnification, features in bag.items():
+        planted = rng.random(len(features)) < 0.3
+
+        def planted_rank(direction: np.ndarray, m: int = magnification, p: np.ndarray = planted) -> float:
+            trial = dict(bag)
+            trial[m] = features + PLANT_AMPLITUDE * np.outer(p, direction).astype(np.float32)
+            percentiles = heatmap_score_maps(model, as_files(trial), chunk_size=50).get(m)
+            return -1.0 if percentiles is None else percentiles[p].mean()
+
+        best[magnification] = max(candidates, key=planted_rank)
+    return best
+
+
+def as_files(bags: dict[int, np.ndarray]) -> dict[int, FeatureFile]:
+    return {m: FeatureFile(f, np.zeros((len(f), 2), np.int64), None, {}) for m, f in bags.items()}
+
+
+def patch_grid(magnification: int, slide_size_level0: tuple[int, int], level0_magnification: float):
+    """Level-0 corners of the patches of one scale tiling the whole slide, and their size."""
+    size_level0 = PATCH_SIZE_PX * level0_magnification / magnification
+    xs = np.arange(0, slide_size_level0[0] - size_level0 + 1, size_level0)
+    ys = np.arange(0, slide_size_level0[1] - size_level0 + 1, size_level0)
+    corners = np.array([(x, y) for y in ys for x in xs], dtype=np.int64)
+    return corners, size_level0
+
+
+def planted_mask(corners: np.ndarray, size_level0: float, slide_width_level0: int) -> np.ndarray:
+    """Patches whose centre lies in the left third of the slide."""
+    return corners[:, 0] + size_level0 / 2 < slide_width_level0 / 3
+
+
+def write_slide_features(feature_dirs, slide_id, slide_size, directions, seed) -> dict[int, np.ndarray]:
+    """Feature files of one slide at 20x level 0 with the planted region; returns the planted masks."""
+    rng = np.random.default_rng(seed)
+    masks = {}
+    for magnification in SCORE_KEY:
+        corners, size_level0 = patch_grid(magnification, slide_size, 20.0)
+        features = rng.normal(size=(len(corners), DIM)).astype(np.float32)
+        masks[magnification] = planted_mask(corners, size_level0, slide_size[0])
+        direction = directions.get(magnification, np.zeros(DIM))
+        features += PLANT_AMPLITUDE * np.outer(masks[magnification], direction).astype(np.float32)
+        attrs = {
+            "patch_size": PATCH_SIZE_PX,
+            "patch_size_level0": size_level0,
+            "target_magnification": magnification,
+            "level0_magnification": 20.0,
+            "encoder": "test",
+        }
+        write_feature_file(feature_dirs[magnification] / f"{slide_id}.h5", features, corners, attrs)
+    return masks
+
+
+@pytest.fixture
+def fold(tmp_path, svs_20x):
+    """Two held-out patients on the 20x fixture slide, their feature files and a checkpoint per model."""
+    feature_dirs = {m: tmp_path / "features" / f"x{m}" for m in SCORE_KEY}
+    checkpoints, masks = {}, {}
+    for name in TINY_OPTIONS:
+        model = tiny_model(name)
+        directions = preferred_directions(model)
+        for slide_id, seed in ((f"{name}-HIGH-S1", 2), (f"{name}-LOW-S1", 3)):
+            masks[slide_id] = write_slide_features(feature_dirs, slide_id, (2048, 1536), directions, seed)
+        checkpoints[name] = tmp_path / name / "model.pt"
+        save_checkpoint(checkpoints[name], model, name, TINY_OPTIONS[name], DIM, 4, [0, 10, 20, 30, 99])
+    predictions = tmp_path / "predictions.csv"
+    pd.DataFrame(
+        {
+            "case_id": ["HIGH", "LOW"],
+            "slide_ids": ["{model}-HIGH-S1.svs", "{model}-LOW-S1.svs"],
+            "survival_months": [3.0, 40.0],
+            "censorship": [0, 1],
+            "label_bin": [0, 3],
+            "risk": [-0.5, -3.2],
+            "hazard_0": [0.6, 0.05],
+            "fold": 0,
+        }
+    ).to_csv(predictions, index=False)
+    return {"dirs": feature_dirs, "checkpoints": checkpoints, "masks": masks, "predictions": predictions}
+
+
+def fold_predictions(fold, tmp_path, name: str):
+    path = tmp_path / f"predictions_{name}.csv"
+    frame = pd.read_csv(fold["predictions"])
+    frame["slide_ids"] = [s.format(model=name) for s in frame["slide_ids"]]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_top_percentiles_fall_on_the_planted_region_at_every_scale(fold) -> None:
+    from crossfusion_core.features.feature_files import read_feature_file
+
+    model = tiny_model("crossfusion")
+    files = {m: read_feature_file(fold["dirs"][m] / "crossfusion-HIGH-S1.h5") for m in SCORE_KEY}
+    maps = heatmap_score_maps(model, files, chunk_size=37)
+    assert sorted(maps) == [5, 10, 20]
+    for magnification, percentiles in maps.items():
+        planted = fold["masks"]["crossfusion-HIGH-S1"][magnification]
+        top = np.argsort(-percentiles)[: planted.sum()]
+        chance = planted.mean()
+        assert planted[top].mean() > chance + 0.3, (magnification, planted[top].mean(), chance)
+        assert np.ptp(percentiles) > 50 and percentiles.max() == 100.0
+
+
+def test_score_grid_puts_each_patch_in_its_cell() -> None:
+    coords = np.array([[1000, 500], [1128, 500], [1000, 628], [1256, 756]])
+    grid, origin = score_grid(ScaleMap(20, coords, 128.0, np.array([10.0, 20.0, 30.0, 40.0])))
+    assert origin.tolist() == [1000, 500]
+    assert grid.shape == (3, 3)
+    assert grid[0, 0] == 10 and grid[0, 1] == 20 and grid[1, 0] == 30 and grid[2, 2] == 40
+    assert np.isnan(grid).sum() == 5
+
+
+@pytest.mark.parametrize(("name", "n_panels"), [("crossfusion", 4), ("abmil", 2)])
+def test_paint_heatmaps_writes_the_extreme_and_configured_slides(fold, tmp_path, svs_20x, name, n_panels):
+    settings = HeatmapSettings.from_mapping({"slides": [f"{name}-LOW-S1", "NOT-IN-FOLD"], "chunk_size": 64})
+    out_dir = tmp_path / f"heatmaps_{name}"
+    with pytest.warns(UserWarning, match="NOT-IN-FOLD"):
+        written = paint_heatmaps(
+            fold["checkpoints"][name],
+            fold_predictions(fold, tmp_path, name),
+            fold["dirs"],
+            lambda slide_id: svs_20x,
+            settings,
+            out_dir,
+        )
+    assert sorted(written) == sorted(["highest_risk", "lowest_risk", f"{name}-LOW-S1"])
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(f"{k}.png" for k in written)
+    with Image.open(written["highest_risk"]) as image:
+        assert image.format == "PNG"
+        ratio = image.size[0] / image.size[1]
+    # one panel per painted scale plus the thumbnail: a single-scale model paints one scale only
+    assert n_panels * 1.0 < ratio < n_panels * 2.2
