@@ -98,7 +98,9 @@ def read_external_scale(path: Path, magnification: int, fmt: str) -> ExternalSca
         raise FeatureMismatchError(
             path, f"features {features.shape} and coords {coords.shape} do not describe the same N patches"
         )
-    encoder = str(attrs.get("encoder", path.parent.name.removeprefix("features_") if fmt == "trident" else fmt))
+    encoder = str(
+        attrs.get("encoder", path.parent.name.removeprefix("features_") if fmt == "trident" else fmt)
+    )
     return ExternalScale(path, magnification, features, coords, attrs, encoder)
 
 
@@ -122,8 +124,9 @@ def _aligned_to_table(scale: ExternalScale, table: PatchTable) -> ExternalScale:
     if len(extra) or len(rows) != len(ours) or len(np.unique(rows)) != len(rows):
         raise FeatureMismatchError(
             scale.path,
-            f"{scale.magnification}x coordinates do not match {table.path}: {len(scale.coords_level0)} external "
-            f"vs {len(ours)} ours, {len(extra)} external not in ours (first: {extra[:1].tolist()})",
+            f"{scale.magnification}x coordinates do not match {table.path}: "
+            f"{len(scale.coords_level0)} external vs {len(ours)} ours, "
+            f"{len(extra)} external not in ours (first: {extra[:1].tolist()})",
             "extract the external features on our patch coordinates, or import without a patches file",
         )
     order = np.argsort(rows)
@@ -159,7 +162,9 @@ def _parent_index(
     offsets = np.unique(coarse.coords_level0 % coarse_size, axis=0)
     if len(offsets) > 1:
         raise FeatureMismatchError(
-            coarse.path, f"{coarse.magnification}x patches are not on one grid", "pass the slide's patches file"
+            coarse.path,
+            f"{coarse.magnification}x patches are not on one grid",
+            "pass the slide's patches file",
         )
     offset = offsets[0] if len(offsets) else np.zeros(2, np.int64)
     centres = fine.coords_level0 + fine_size // 2

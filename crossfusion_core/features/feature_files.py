@@ -18,7 +18,13 @@ import numpy as np
 from crossfusion_core.errors import FeatureMismatchError
 from crossfusion_core.io import atomic_path
 
-REQUIRED_ATTRS = ("patch_size", "patch_size_level0", "target_magnification", "level0_magnification", "encoder")
+REQUIRED_ATTRS = (
+    "patch_size",
+    "patch_size_level0",
+    "target_magnification",
+    "level0_magnification",
+    "encoder",
+)
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,9 @@ def write_feature_file(
     coords_level0 = np.asarray(coords_level0, dtype=np.int64).reshape(-1, 2)
     if features.ndim != 2 or len(features) != len(coords_level0):
         raise FeatureMismatchError(
-            path, f"{features.shape} features for {len(coords_level0)} coordinates", "this is a bug: report it"
+            path,
+            f"{features.shape} features for {len(coords_level0)} coordinates",
+            "this is a bug: report it",
         )
     missing = [a for a in REQUIRED_ATTRS if a not in attrs]
     if missing:
@@ -74,7 +82,9 @@ def read_feature_file(path: str | Path) -> FeatureFile:
                 attrs=dict(handle.attrs),
             )
     except (OSError, KeyError) as exc:
-        raise FeatureMismatchError(path, f"not a readable feature file ({exc})", "re-run extract_features") from exc
+        raise FeatureMismatchError(
+            path, f"not a readable feature file ({exc})", "re-run extract_features"
+        ) from exc
     if loaded.empty:
         warnings.warn(f"{path}: no patches (empty slide); it will be skipped", stacklevel=2)
     return loaded

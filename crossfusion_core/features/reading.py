@@ -13,7 +13,9 @@ because the DataLoader would re-raise it as a bare RuntimeError and lose the sli
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from crossfusion_core.features.patch_table import PatchTable
 from crossfusion_core.wsi.slide import SlideGeometry, open_slide
 
 WHITE = 255
+OPAQUE = 255
 PATCHES_PER_CHUNK = 16
 """Patches per work item when the patches file has no parent links to group them by."""
 
@@ -76,46 +79,60 @@ class PatchBlock:
         return self.scale_positions, self.rows, self.pixels_rgb
 
 
-def work_groups(table: PatchTable) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(scale positions, rows) of the patches read together: one coarsest patch and its descendants.
+@dataclass(frozen=True)
+class WorkGroup:
+    """Patches produced by one work item; ``shared`` ones are cut from a single region read."""
 
-    Without parent links (or with only one scale) patches fall into fixed-size chunks per scale.
+    scale_positions: np.ndarray
+    rows: np.ndarray
+    shared: bool
+
+
+def work_groups(table: PatchTable, strategy: str) -> list[WorkGroup]:
+    """The work items of a slide, in file order.
+
+    ``shared``: each patch of the second-finest scale with its children (a 10x patch and its four 20x
+    patches) is one region read at the finest resolution; coarser scales are read patch by patch at
+    their own best level, because cutting a 5x patch from level-0 pixels would decode 16 times more
+    pixels than its own pyramid level holds. ``per_patch`` (or a file without parent links): chunks of
+    patches, each read on its own.
     """
-    if len(table.scales) > 1 and all(s.parent_index is not None for s in table.scales[1:]):
-        return _family_groups(table)
-    groups = []
-    for position, scale in enumerate(table.scales):
-        for start in range(0, scale.count, PATCHES_PER_CHUNK):
-            rows = np.arange(start, min(start + PATCHES_PER_CHUNK, scale.count))
-            groups.append((np.full(len(rows), position), rows))
-    return groups
-
-
-def _family_groups(table: PatchTable) -> list[tuple[np.ndarray, np.ndarray]]:
-    root_of = [np.arange(table.scales[0].count)]
-    for scale in table.scales[1:]:
-        root_of.append(root_of[-1][scale.parent_index])
-    positions = np.concatenate([np.full(len(r), p) for p, r in enumerate(root_of)])
-    rows = np.concatenate([np.arange(len(r)) for r in root_of])
-    roots = np.concatenate(root_of)
-    order = np.argsort(roots, kind="stable")
-    bounds = np.searchsorted(roots[order], np.arange(table.scales[0].count + 1))
-    return [
-        (positions[order[a:b]], rows[order[a:b]]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+    fine = table.scales[-1]
+    if strategy != "shared" or len(table.scales) < 2 or fine.parent_index is None:
+        return _chunks(table, range(len(table.scales)))
+    middle = len(table.scales) - 2
+    order = np.argsort(fine.parent_index, kind="stable")
+    bounds = np.searchsorted(fine.parent_index[order], np.arange(table.scales[middle].count + 1))
+    families = [
+        WorkGroup(
+            np.array([middle] + [middle + 1] * (b - a)),
+            np.concatenate([[parent], order[a:b]]).astype(np.int64),
+            shared=True,
+        )
+        for parent, (a, b) in enumerate(itertools.pairwise(bounds))
     ]
+    return _chunks(table, range(middle)) + families
+
+
+def _chunks(table: PatchTable, positions: Iterable[int]) -> list[WorkGroup]:
+    groups = []
+    for position in positions:
+        count = table.scales[position].count
+        for start in range(0, count, PATCHES_PER_CHUNK):
+            rows = np.arange(start, min(start + PATCHES_PER_CHUNK, count))
+            groups.append(WorkGroup(np.full(len(rows), position), rows, shared=False))
+    return groups
 
 
 class PatchPixels(Dataset):
     """Map-style dataset: item ``i`` is the :class:`PatchBlock` of work group ``i``."""
 
-    def __init__(
-        self, geometry: SlideGeometry, table: PatchTable, strategy: str, retries: int = 2
-    ) -> None:
+    def __init__(self, geometry: SlideGeometry, table: PatchTable, strategy: str, retries: int = 2) -> None:
         self.geometry = geometry
         self.table = table
         self.strategy = strategy
         self.retries = retries
-        self.groups = work_groups(table)
+        self.groups = work_groups(table, strategy)
         self.patch_size_px = _common_patch_size(table)
         self._slide: openslide.OpenSlide | None = None
 
@@ -128,9 +145,10 @@ class PatchPixels(Dataset):
         return state
 
     def __getitem__(self, index: int) -> PatchBlock | ReadFailure:
-        positions, rows = self.groups[index]
+        group = self.groups[index]
+        positions, rows = group.scale_positions, group.rows
         try:
-            if self.strategy == "shared":
+            if group.shared:
                 pixels = self._read_shared(positions, rows)
             else:
                 pixels = np.stack([self._read_one(p, r) for p, r in zip(positions, rows, strict=True)])
@@ -144,26 +162,30 @@ class PatchPixels(Dataset):
         level = self.geometry.best_level_for_mpp(downsample * self.geometry.level0_mpp)
         side_at_level = max(1, round(scale.patch_size_level0 / self.geometry.level_downsamples[level]))
         x, y = (int(v) for v in scale.coords_level0[row])
-        pixels = self._read_rgb((x, y), level, (side_at_level, side_at_level))
-        return _resized(pixels, (self.patch_size_px, self.patch_size_px))
+        image = self._read_rgb((x, y), level, (side_at_level, side_at_level))
+        return np.asarray(_resized(image, (self.patch_size_px, self.patch_size_px)))
 
     def _read_shared(self, positions: np.ndarray, rows: np.ndarray) -> np.ndarray:
         finest = self.table.scales[int(positions.max())]
         downsample = finest.patch_size_level0 / finest.patch_size_px
-        corners = np.stack([self.table.scales[p].coords_level0[r] for p, r in zip(positions, rows, strict=True)])
+        corners = np.stack(
+            [self.table.scales[p].coords_level0[r] for p, r in zip(positions, rows, strict=True)]
+        )
         sizes = np.array([self.table.scales[p].patch_size_level0 for p in positions])
         origin = corners.min(axis=0)
         extent_level0 = (corners + sizes[:, None]).max(axis=0) - origin
         region = self._read_region_at(tuple(int(v) for v in origin), extent_level0, downsample)
         patches = np.empty((len(rows), self.patch_size_px, self.patch_size_px, 3), np.uint8)
         for i, (corner, size_level0) in enumerate(zip(corners, sizes, strict=True)):
-            left, top = np.rint((corner - origin) / downsample).astype(int)
+            left, top = (int(v) for v in np.rint((corner - origin) / downsample))
             side = round(size_level0 / downsample)
-            crop = region[top : top + side, left : left + side]
-            patches[i] = _resized(crop, (self.patch_size_px, self.patch_size_px))
+            crop = region.crop((left, top, left + side, top + side))
+            patches[i] = np.asarray(_resized(crop, (self.patch_size_px, self.patch_size_px)))
         return patches
 
-    def _read_region_at(self, origin: tuple[int, int], extent_level0: np.ndarray, downsample: float) -> np.ndarray:
+    def _read_region_at(
+        self, origin: tuple[int, int], extent_level0: np.ndarray, downsample: float
+    ) -> Image.Image:
         """The level-0 box at ``origin`` with ``extent_level0``, at ``downsample`` px per level-0 px."""
         level = self.geometry.best_level_for_mpp(downsample * self.geometry.level0_mpp)
         level_downsample = self.geometry.level_downsamples[level]
@@ -171,19 +193,15 @@ class PatchPixels(Dataset):
         out_size = tuple(max(1, round(e / downsample)) for e in extent_level0)
         return _resized(self._read_rgb(origin, level, size_at_level), out_size)
 
-    def _read_rgb(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> np.ndarray:
+    def _read_rgb(self, location: tuple[int, int], level: int, size: tuple[int, int]) -> Image.Image:
         """RGB pixels of a region, background (outside the scan) white; retried with a fresh handle."""
         failure: Exception | None = None
         for _ in range(self.retries + 1):
             try:
-                rgba = np.asarray(self._handle().read_region(location, level, size))
+                return _on_white(self._handle().read_region(location, level, size))
             except openslide.OpenSlideError as exc:
                 failure = exc
                 self._close()
-                continue
-            rgb = rgba[..., :3].copy()
-            rgb[rgba[..., 3] == 0] = WHITE
-            return rgb
         raise SlideReadError(
             self.geometry.path,
             f"cannot decode the region at level-0 x={location[0]}, y={location[1]} ({size[0]}x{size[1]} px "
@@ -202,16 +220,28 @@ class PatchPixels(Dataset):
             self._slide = None
 
 
-def _resized(pixels: np.ndarray, size_wh: tuple[int, int]) -> np.ndarray:
+def _on_white(rgba: Image.Image) -> Image.Image:
+    """RGB with transparent pixels (outside the scanned area) made white, as a glass slide looks."""
+    if rgba.getchannel("A").getextrema()[0] == OPAQUE:
+        return rgba.convert("RGB")
+    background = Image.new("RGB", rgba.size, (WHITE, WHITE, WHITE))
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def _resized(image: Image.Image, size_wh: tuple[int, int]) -> Image.Image:
     """Area-averaged resize (exact box filter for integer factors), a no-op when already that size.
 
     Pillow rather than OpenCV: it is single-threaded, so it is safe in forked reader processes, where
-    OpenCV's and OpenMP's thread pools inherited from the parent can deadlock.
+    OpenCV's and OpenMP's thread pools inherited from the parent can deadlock. ``reduce`` is Pillow's
+    fast path for integer factors and gives the same box average as ``resize(BOX)``.
     """
-    if pixels.shape[1] == size_wh[0] and pixels.shape[0] == size_wh[1]:
-        return np.ascontiguousarray(pixels)
-    image = Image.fromarray(np.ascontiguousarray(pixels))
-    return np.asarray(image.resize(size_wh, resample=Image.Resampling.BOX))
+    if image.size == size_wh:
+        return image
+    factor_x, factor_y = image.width / size_wh[0], image.height / size_wh[1]
+    if factor_x == factor_y and factor_x.is_integer():
+        return image.reduce(int(factor_x))
+    return image.resize(size_wh, resample=Image.Resampling.BOX)
 
 
 def _common_patch_size(table: PatchTable) -> int:
@@ -220,6 +250,8 @@ def _common_patch_size(table: PatchTable) -> int:
         from crossfusion_core.errors import PipelineInputError
 
         raise PipelineInputError(
-            table.path, f"scales have different patch sizes {sorted(sizes)} px", "use one patching.patch_size_px"
+            table.path,
+            f"scales have different patch sizes {sorted(sizes)} px",
+            "use one patching.patch_size_px",
         )
     return sizes.pop()

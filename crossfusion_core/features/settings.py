@@ -53,7 +53,9 @@ class FeatureSettings:
         mapping = dict(mapping or {})
         unknown = set(mapping) - set(cls.__dataclass_fields__)
         if unknown:
-            raise _config_error(f"unknown keys {sorted(unknown)}", f"allowed: {sorted(cls.__dataclass_fields__)}")
+            raise _config_error(
+                f"unknown keys {sorted(unknown)}", f"allowed: {sorted(cls.__dataclass_fields__)}"
+            )
         defaults = cls()
         settings = cls(
             backbones=tuple(mapping.get("backbones", defaults.backbones)),

@@ -83,7 +83,9 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 def load_into(net: nn.Module, path: Path, spec: BackboneSpec) -> None:
     """Load ``path`` into ``net``: every parameter must be filled; only known-unused keys may be left."""
-    state = {k: v for k, v in read_state_dict(path).items() if not k.startswith(spec.unused_checkpoint_prefixes)}
+    state = {
+        k: v for k, v in read_state_dict(path).items() if not k.startswith(spec.unused_checkpoint_prefixes)
+    }
     result = net.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise PipelineInputError(

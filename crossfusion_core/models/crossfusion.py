@@ -4,7 +4,8 @@ Pad-Transformers, a convolutional fusion of the three maps, and a class-token Pa
 The computation follows the original implementation (github.com/RustinS/CrossFusion,
 ``models/CrossFusion.py``) so that its checkpoints convert (see ``reference.py``), with two
 deliberate differences: attention dropout is off in eval mode (the original drops attention at
-inference), and attention runs without materialising attention matrices (see ``attention.py``).
+inference), and the same numbers are computed with less memory and time (attention without
+materialised matrices, ``attention.py``; fused convolutions, ``convolution.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from crossfusion_core.models.convolution import summed_conv
 from crossfusion_core.models.options import SCALES, ModelOptions, options_error
 from crossfusion_core.models.outputs import SurvivalOutput
 from crossfusion_core.models.pad_transformer import PadTransformer, feed_forward, square_side
+from crossfusion_core.models.reference import load_reference_state_dict
 
 FUSIONS = ("conv", "concat")
 
 
 @dataclasses.dataclass(frozen=True)
 class CrossFusionOptions(ModelOptions):
-    """The original's defaults; ``attn_dropout`` acts in the Pad-Transformers, as in the original
-    (its cross-attention has no attention dropout)."""
+    """The original's defaults. As in the original, ``attn_dropout`` acts in the Pad-Transformers
+    (the cross-attention has none) and ``qkv_bias`` in the cross-attention (the Pad-Transformers
+    always have biases)."""
 
     model_name = "crossfusion"
     embed_dim: int = 512
@@ -44,10 +47,10 @@ class CrossFusionOptions(ModelOptions):
             self.check_positive(name)
         self.check_probability("dropout")
         self.check_probability("attn_dropout")
-        if self.embed_dim % self.num_heads or (self.embed_dim // 2) % 2:
+        if self.embed_dim % self.num_heads or self.embed_dim % 2:
             raise options_error(
                 self.model_name,
-                f"embed_dim={self.embed_dim} must be divisible by num_heads={self.num_heads} and by 4",
+                f"embed_dim={self.embed_dim} must be even and divisible by num_heads={self.num_heads}",
                 "use e.g. embed_dim 512 with 4 heads",
             )
 
@@ -186,8 +189,6 @@ class CrossFusion(nn.Module):
         n_classes: int,
     ) -> CrossFusion:
         """Our model with the weights of a checkpoint saved by the original code (original key names)."""
-        from crossfusion_core.models.reference import load_reference_state_dict
-
         model = cls(
             backbone_dim, embed_dim=embed_dim, num_heads=num_heads, num_layers=num_layers, n_bins=n_classes
         )
@@ -209,6 +210,8 @@ class CrossFusion(nn.Module):
         - 10x: attention of the class token over the fused tokens in the last layer of the final
           Pad-Transformer (padding copies folded back onto their patch): which positions the
           prediction reads. (The original's 10x map sums softmax rows and is therefore constant.)
+
+        Call it in eval mode (as ``load_checkpoint`` returns models), or dropout perturbs the 10x map.
         """
         coarse, source, fine = self._embedded(x5, x10, x20)
         return {

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from crossfusion_core.models.attention import MultiHeadAttention
-from crossfusion_core.models.convolution import summed_conv
+from crossfusion_core.models.convolution import summed_depthwise_conv
 
 
 def square_side(n_tokens: int) -> int:
@@ -86,9 +86,7 @@ class PositionEncodingConv(nn.Module):
 
     def forward(self, tokens: torch.Tensor, side: int) -> torch.Tensor:
         """(1, side**2, dim) -> same shape."""
-        image = tokens.transpose(1, 2).unflatten(2, (side, side))
-        image = image + summed_conv(image, (self.conv7, self.conv5, self.conv3))
-        return image.flatten(2).transpose(1, 2)
+        return tokens + summed_depthwise_conv(tokens, side, (self.conv7, self.conv5, self.conv3))
 
 
 class PadTransformer(nn.Module):

@@ -1,11 +1,10 @@
 """Tissue segmentation: which parts of a slide are tissue, as a low-resolution mask.
 
-The mask is an Otsu threshold of the thumbnail's HSV saturation, as CLAM segments: glass is grey-white
-whatever the stain, while pale stroma and dark nuclei are both coloured, so saturation separates tissue
-from glass where grey level (tiatoolbox's ``OtsuTissueMasker``) splits pink stroma from purple nests. A
-floor on the threshold keeps a blank slide's noise from becoming tissue. Marker ink is removed, then
-specks dropped and small holes filled in physical units (scikit-image; importing ``tiatoolbox.tools``
-alone costs ~30 s per process, more than the whole segmentation).
+tiatoolbox's maskers threshold grey level, which splits pale pink stroma from purple nests. They are
+given the thumbnail's HSV saturation instead (inverted, so tissue is the dark class they look for), as
+CLAM segments: glass is grey-white whatever the stain, while stroma and nuclei are both coloured. A floor
+on saturation keeps a blank slide's noise from becoming tissue. Marker ink is removed, then specks
+dropped and small holes filled in physical units (scikit-image).
 
 Marker ink: H&E never makes green dominate red, nor blue exceed red by much, nor near-black grey, so
 pixels that are green-dominant, strongly blue (blue - red > 70) or dark and unsaturated are ink.
@@ -16,12 +15,12 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import h5py
 import numpy as np
 from matplotlib.figure import Figure
-from skimage.filters import threshold_otsu
 from skimage.morphology import disk, remove_small_holes, remove_small_objects
 
 from crossfusion_core.errors import PipelineInputError
@@ -29,9 +28,11 @@ from crossfusion_core.io import atomic_path
 from crossfusion_core.wsi.settings import SegmentationSettings
 from crossfusion_core.wsi.thumbnail import read_thumbnail
 
+if TYPE_CHECKING:
+    from tiatoolbox.tools.tissuemask import TissueMasker
+
 MIN_TISSUE_SATURATION = 20
 """HSV saturation (0-255) below which a pixel is glass whatever Otsu says; blank glass is ~5."""
-MORPHOLOGY_RADIUS_UM = 24.0
 INK_MARGIN_UM = 16.0
 
 
@@ -82,17 +83,22 @@ def segment_slide(
 def tissue_mask(rgb: np.ndarray, settings: SegmentationSettings) -> np.ndarray:
     """Boolean tissue mask of an RGB thumbnail taken at ``settings.mask_mpp``."""
     saturation = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)[..., 1]
-    otsu = float(threshold_otsu(saturation)) if np.ptp(saturation) else 255.0
-    threshold = max(otsu, MIN_TISSUE_SATURATION)
     ink = cv2.dilate(ink_mask(rgb).astype(np.uint8), disk(_px(INK_MARGIN_UM, settings.mask_mpp))) > 0
-    mask = (saturation > threshold) & ~ink
-    if settings.method == "morphological":
-        footprint = disk(_px(MORPHOLOGY_RADIUS_UM, settings.mask_mpp))
-        mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, footprint)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, footprint) > 0
+    saturation = np.where(ink, 0, saturation).astype(np.uint8)  # ink must not pull the threshold up
+    mask = _masker(settings).fit_transform([np.repeat(255 - saturation[..., None], 3, axis=2)])[0]
+    mask = mask & (saturation > MIN_TISSUE_SATURATION)
     pixel_um2 = settings.mask_mpp**2
     mask = remove_small_objects(mask, max_size=int(settings.min_region_um2 / pixel_um2))
     return remove_small_holes(mask, max_size=int(settings.min_hole_um2 / pixel_um2))
+
+
+def _masker(settings: SegmentationSettings) -> TissueMasker:
+    """tiatoolbox's masker named by ``settings.method``, its morphology sized in microns."""
+    from tiatoolbox.tools.tissuemask import MorphologicalMasker, OtsuTissueMasker
+
+    if settings.method == "morphological":
+        return MorphologicalMasker(mpp=settings.mask_mpp, min_region_size=0)
+    return OtsuTissueMasker()
 
 
 def ink_mask(rgb: np.ndarray) -> np.ndarray:

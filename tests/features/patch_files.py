@@ -19,12 +19,17 @@ def write_patch_grid(path: Path, slide_path: Path, keep_20x: slice = slice(None)
     ``keep_20x`` selects which 20x patches survive, to make families with missing members.
     """
     geometry = slide_geometry(slide_path)
-    sizes_level0 = {m: round(PATCH_SIZE_PX * mpp_for_magnification(m) / geometry.level0_mpp) for m in MAGNIFICATIONS}
+    sizes_level0 = {
+        m: round(PATCH_SIZE_PX * mpp_for_magnification(m) / geometry.level0_mpp) for m in MAGNIFICATIONS
+    }
     step = sizes_level0[5]
     coords = {
         5: np.array(
-            [(x, y) for y in range(0, geometry.height_level0 - step + 1, step)
-             for x in range(0, geometry.width_level0 - step + 1, step)],
+            [
+                (x, y)
+                for y in range(0, geometry.height_level0 - step + 1, step)
+                for x in range(0, geometry.width_level0 - step + 1, step)
+            ],
             np.int64,
         ).reshape(-1, 2)
     }

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from crossfusion_core.features.feature_files import FeatureFile, write_feature_file
+from crossfusion_core.features.feature_files import FeatureFile, read_feature_file, write_feature_file
 from crossfusion_core.models.checkpoint import save_checkpoint
 from crossfusion_core.models.registry import build_model
 from crossfusion_core.plots.heatmap import (
@@ -40,27 +40,45 @@ def tiny_model(name: str) -> torch.nn.Module:
     return build_model(name, DIM, 4, TINY_OPTIONS[name]).eval()
 
 
-def probe_bag(rng: np.random.Generator) -> dict[int, np.ndarray]:
-    return {m: rng.normal(size=(n, DIM)).astype(np.float32) for m, n in ((5, 16), (10, 64), (20, 256))}
+CANDIDATES = [sign * np.eye(DIM)[j] for j in range(DIM) for sign in (1.0, -1.0)]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest on one thread; more only fight over the shared cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def plant(features: np.ndarray, mask: np.ndarray, direction: np.ndarray) -> np.ndarray:
+    return features + PLANT_AMPLITUDE * np.outer(mask, direction).astype(np.float32)
+
+
+def planted_rank(model, bag, planted, directions, magnification: int) -> float:
+    """Mean percentile of the planted patches at one scale (-1 where the model scores no patch)."""
+    files = as_files({m: plant(f, planted[m], directions[m]) for m, f in bag.items()})
+    percentiles = heatmap_score_maps(model, files, chunk_size=50).get(magnification)
+    return -1.0 if percentiles is None else float(percentiles[planted[magnification]].mean())
 
 
 def preferred_directions(model: torch.nn.Module) -> dict[int, np.ndarray]:
-    """Per scale, the signed unit axis whose planted patches rank highest in the model's scores."""
+    """Per scale, the signed unit axis whose planted patches rank highest in the model's scores.
+
+    Chosen one scale at a time with the other scales already planted (the scales read each other
+    through cross-attention), on a random probe bag unrelated to the slide under test.
+    """
     rng = np.random.default_rng(1)
-    bag = probe_bag(rng)
-    candidates = [sign * np.eye(DIM)[j] for j in range(DIM) for sign in (1.0, -1.0)]
-    best = {}
-    for magnification, features in bag.items():
-        planted = rng.random(len(features)) < 0.3
-
-        def planted_rank(direction: np.ndarray, m: int = magnification, p: np.ndarray = planted) -> float:
-            trial = dict(bag)
-            trial[m] = features + PLANT_AMPLITUDE * np.outer(p, direction).astype(np.float32)
-            percentiles = heatmap_score_maps(model, as_files(trial), chunk_size=50).get(m)
-            return -1.0 if percentiles is None else percentiles[p].mean()
-
-        best[magnification] = max(candidates, key=planted_rank)
-    return best
+    bag = {m: rng.normal(size=(n, DIM)).astype(np.float32) for m, n in ((5, 16), (10, 64), (20, 256))}
+    planted = {m: rng.random(len(f)) < 0.3 for m, f in bag.items()}
+    directions = {m: np.zeros(DIM) for m in bag}
+    for magnification in (10, 20, 5):
+        directions[magnification] = max(
+            CANDIDATES,
+            key=lambda d, m=magnification: planted_rank(model, bag, planted, {**directions, m: d}, m),
+        )
+    return directions
 
 
 def as_files(bags: dict[int, np.ndarray]) -> dict[int, FeatureFile]:
@@ -89,8 +107,7 @@ def write_slide_features(feature_dirs, slide_id, slide_size, directions, seed) -
         corners, size_level0 = patch_grid(magnification, slide_size, 20.0)
         features = rng.normal(size=(len(corners), DIM)).astype(np.float32)
         masks[magnification] = planted_mask(corners, size_level0, slide_size[0])
-        direction = directions.get(magnification, np.zeros(DIM))
-        features += PLANT_AMPLITUDE * np.outer(masks[magnification], direction).astype(np.float32)
+        features = plant(features, masks[magnification], directions[magnification])
         attrs = {
             "patch_size": PATCH_SIZE_PX,
             "patch_size_level0": size_level0,
@@ -139,8 +156,6 @@ def fold_predictions(fold, tmp_path, name: str):
 
 
 def test_top_percentiles_fall_on_the_planted_region_at_every_scale(fold) -> None:
-    from crossfusion_core.features.feature_files import read_feature_file
-
     model = tiny_model("crossfusion")
     files = {m: read_feature_file(fold["dirs"][m] / "crossfusion-HIGH-S1.h5") for m in SCORE_KEY}
     maps = heatmap_score_maps(model, files, chunk_size=37)

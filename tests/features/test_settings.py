@@ -1,0 +1,40 @@
+"""The `features` config section: defaults, checks and the external-features block."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.features.settings import FeatureSettings
+
+
+def test_project_config_section_is_valid() -> None:
+    section = yaml.safe_load(Path("config/config.yaml").read_text())["features"]
+    settings = FeatureSettings.from_mapping(section)
+    assert settings.backbones == ("efficientnet_lite0",) and settings.external is None
+
+
+def test_external_block_is_parsed_with_integer_magnifications() -> None:
+    settings = FeatureSettings.from_mapping(
+        {"external": {"format": "TRIDENT", "dirs": {"5": "/a", "10": "/b", "20": "/c"}}}
+    )
+    assert settings.external.format == "trident"
+    assert settings.external.dirs_by_magnification == {5: Path("/a"), 10: Path("/b"), 20: Path("/c")}
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"precision": "fp8"}, "precision is 'fp8'"),
+        ({"batch_size": 0}, "batch_size=0"),
+        ({"read_strategy": "mmap"}, "read_strategy"),
+        ({"batchsize": 4}, "unknown keys"),
+        ({"external": {"format": "clam", "dirs": {}}}, "external.dirs is empty"),
+    ],
+)
+def test_bad_values_name_the_key(section: dict, message: str) -> None:
+    with pytest.raises(PipelineInputError, match=message):
+        FeatureSettings.from_mapping(section)
