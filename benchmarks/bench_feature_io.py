@@ -5,13 +5,25 @@ Run by hand:  .venv/bin/python benchmarks/bench_feature_io.py [--tissue-um 3200]
 One synthetic 40x slide goes through the real pipeline stages (synthetic SVS -> tissue mask -> aligned
 5x/10x/20x patches). Then, for all three scales:
   naive      one read_region per patch per scale in one process, at the best level, PIL-resized (CLAM)
-  per_patch  our reader, one read per patch, in `--workers` DataLoader processes
-  shared     our reader, one read per 5x family at 20x resolution, in `--workers` processes
+  per_patch  our reader, one read per patch, in 0 and `--workers` DataLoader processes
+  shared     our reader, one read per 10x patch at 20x resolution giving it and its four 20x patches,
+             5x patches read at their own level, in 0 and `--workers` processes
   decode     JPEG decode of every level-0 tile under the patches, once each, one process: the floor
              for any full-quality 20x read of a 40x slide (x `--workers` gives the parallel floor)
 Quality: PSNR of each strategy's patches against a float reference (level-0 pixels box-averaged in one
 step, no intermediate rounding). Last, the whole extraction with efficientnet_lite0: patches/s and the
 peak resident memory of the main process and of its reader processes.
+
+Measured 2026-11-29, 2-core CPU shared with ~8 busy engineers (load 4-9), 2400 um tissue, 295 patches,
+best of 3: naive 64 patches/s (83 per CPU-second); per_patch 57 (86/CPU-s), shared 58 (83/CPU-s);
+2 workers gave no wall-clock gain on the saturated cores; JPEG decode floor 360-890 patches/s. PSNR
+vs the float reference, 5x/10x/20x: per_patch 37.6/32.9/60.2 dB, shared 37.6/56.9/60.2 dB. Reading a
+whole 5x footprint at 20x resolution (an earlier variant) was ~1.5x slower: it paints 16x the pixels
+of the 5x patch's own level, and families are sparse. OpenSlide's compositing (~40-50 ns per painted
+pixel even from its tile cache) dominates, so speed follows painted pixels; `shared` is the default:
+same speed, and its 10x patches are exact box averages of level 0 instead of the scanner's re-JPEGed
+level 1. efficientnet_lite0 on CPU (2 threads, 2 readers): 7.2-7.7 patches/s, peak RSS 1.9 GiB main,
+0.7 GiB per reader (mostly pages shared with the parent).
 """
 
 from __future__ import annotations
@@ -20,20 +32,21 @@ import argparse
 import json
 import math
 import resource
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import tifffile
-import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from crossfusion_core.features.extract import extract_slide_features
 from crossfusion_core.features.patch_table import PatchTable, read_patch_table
 from crossfusion_core.features.reading import PatchPixels
-from crossfusion_core.features.settings import FeatureSettings
 from crossfusion_core.synthetic.cohort import cohort_plan
 from crossfusion_core.synthetic.settings import SyntheticSettings
 from crossfusion_core.synthetic.slides import write_synthetic_slide
@@ -61,11 +74,10 @@ def synthetic_40x_patches(workdir: Path, tissue_um: float) -> tuple[Path, Path]:
     return svs, patches
 
 
-def naive_loop(svs: Path, table: PatchTable) -> float:
-    """Seconds for one read_region per patch per scale in this process, as CLAM's Whole_Slide_Bag_FP."""
+def naive_loop(svs: Path, table: PatchTable) -> None:
+    """One read_region per patch per scale in this process, as CLAM's Whole_Slide_Bag_FP."""
     geometry = slide_geometry(svs)
     slide = open_slide(svs)
-    started = time.perf_counter()
     for scale in table.scales:
         level = geometry.best_level_for_mpp(
             scale.patch_size_level0 / scale.patch_size_px * geometry.level0_mpp
@@ -75,22 +87,53 @@ def naive_loop(svs: Path, table: PatchTable) -> float:
             region = slide.read_region((x, y), level, (side, side)).convert("RGB")
             region.resize((scale.patch_size_px, scale.patch_size_px), Image.Resampling.BOX)
     slide.close()
-    return time.perf_counter() - started
 
 
-def our_reader(svs: Path, table: PatchTable, strategy: str, workers: int) -> tuple[float, dict]:
-    """Seconds to produce every patch with our reader, and the patches themselves (for quality)."""
+def our_reader(svs: Path, table: PatchTable, strategy: str, workers: int) -> dict:
+    """Every patch from our reader, keyed by (scale position, row)."""
     dataset = PatchPixels(slide_geometry(svs), table, strategy)
     patches: dict[tuple[int, int], np.ndarray] = {}
-    started = time.perf_counter()
     for block in DataLoader(
         dataset, batch_size=None, num_workers=workers, prefetch_factor=4 if workers else None
     ):
         for position, row, pixels in zip(
-            block.scale_positions.tolist(), block.rows.tolist(), block.pixels_rgb
+            block.scale_positions.tolist(), block.rows.tolist(), block.pixels_rgb, strict=True
         ):
             patches[(position, row)] = pixels.numpy()
-    return time.perf_counter() - started, patches
+    return patches
+
+
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (this process plus reader processes it reaped) of ``run()``."""
+
+    def cpu() -> float:
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    wall, cpu_before = time.perf_counter(), cpu()
+    run()
+    return time.perf_counter() - wall, cpu() - cpu_before
+
+
+def reader_speeds(svs: Path, table: PatchTable, workers: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Patches/s per variant, best of ``repeats`` interleaved runs (the machine is shared and noisy)."""
+    variants: dict[str, Callable[[], object]] = {"naive": lambda: naive_loop(svs, table)}
+    for strategy in ("per_patch", "shared"):
+        for n_workers in sorted({0, workers}):
+            variants[f"{strategy}_{n_workers}workers"] = partial(our_reader, svs, table, strategy, n_workers)
+    best: dict[str, tuple[float, float]] = {}
+    for _ in range(repeats):
+        for name, run in variants.items():
+            wall, cpu = timed(run)
+            previous = best.get(name, (math.inf, math.inf))
+            best[name] = (min(previous[0], wall), min(previous[1], cpu))
+    return {
+        name: {
+            "wall_patches_per_s": round(table.total / wall, 1),
+            "patches_per_cpu_s": round(table.total / cpu, 1),
+        }
+        for name, (wall, cpu) in best.items()
+    }
 
 
 def decode_floor(svs: Path, table: PatchTable) -> tuple[float, int]:
@@ -138,21 +181,32 @@ def psnr_against_reference(svs: Path, table: PatchTable, patches: dict, sample: 
     return result
 
 
+MODEL_RUN = """
+import json, resource, sys, time
+from pathlib import Path
+from crossfusion_core.features.extract import extract_slide_features
+from crossfusion_core.features.settings import FeatureSettings
+svs, patches, out, strategy, workers, threads = sys.argv[1:7]
+settings = FeatureSettings.from_mapping(
+    {"num_workers": int(workers), "read_strategy": strategy, "device": "cpu"}
+)
+outs = {m: Path(out) / f"x{m}" / "slide.h5" for m in (5, 10, 20)}
+started = time.perf_counter()
+extract_slide_features(svs, patches, "efficientnet_lite0", settings, None, outs, int(threads))
+print(json.dumps({
+    "seconds": time.perf_counter() - started,
+    "main_peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "reader_peak_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+}))
+"""
+
+
 def with_model(svs: Path, patches: Path, strategy: str, workers: int, threads: int, workdir: Path) -> dict:
-    """Whole extraction with efficientnet_lite0 on the CPU: patches/s and peak memory (MiB)."""
-    settings = FeatureSettings.from_mapping(
-        {"num_workers": workers, "read_strategy": strategy, "device": "cpu"}
-    )
-    outs = {m: workdir / "features" / strategy / f"x{m}" / "slide.h5" for m in MAGNIFICATIONS}
-    started = time.perf_counter()
-    extract_slide_features(svs, patches, "efficientnet_lite0", settings, None, outs, threads)
-    seconds = time.perf_counter() - started
-    return {
-        "seconds": round(seconds, 2),
-        "main_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "reader_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
-        "seconds_per_patch": seconds,
-    }
+    """Whole extraction with efficientnet_lite0 on the CPU in a fresh process: seconds and peak memory."""
+    out = workdir / "features" / strategy
+    command = [sys.executable, "-c", MODEL_RUN, str(svs), str(patches), str(out), strategy, str(workers)]
+    finished = subprocess.run([*command, str(threads)], capture_output=True, text=True, check=True)
+    return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
@@ -162,6 +216,7 @@ def main() -> None:
     parser.add_argument("--tissue-um", type=float, default=3200.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--skip-model", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -170,23 +225,20 @@ def main() -> None:
         table = read_patch_table(patches_h5, MAGNIFICATIONS)
         n = table.total
         report: dict[str, object] = {"patches": {s.magnification: s.count for s in table.scales}}
-        report["naive_patches_per_s"] = round(n / naive_loop(svs, table), 1)
-        quality = {}
-        for strategy in ("per_patch", "shared"):
-            for workers in sorted({0, args.workers}):
-                seconds, pixels = our_reader(svs, table, strategy, workers)
-                report[f"{strategy}_{workers}workers_patches_per_s"] = round(n / seconds, 1)
-            quality[strategy] = psnr_against_reference(svs, table, pixels)
+        report["readers"] = reader_speeds(svs, table, args.workers, args.repeats)
+        quality = {
+            strategy: psnr_against_reference(svs, table, our_reader(svs, table, strategy, 0))
+            for strategy in ("per_patch", "shared")
+        }
         seconds, tiles = decode_floor(svs, table)
         report["decode_floor_1proc_patches_per_s"] = round(n / seconds, 1)
         report["decode_floor_tiles"] = tiles
         report["psnr_db_vs_float_reference"] = quality
         if not args.skip_model:
-            torch.set_num_threads(args.threads)
             for strategy in ("shared", "per_patch"):
                 run = with_model(svs, patches_h5, strategy, args.workers, args.threads, workdir)
-                run["patches_per_s"] = round(n / run.pop("seconds_per_patch"), 1)
-                report[f"efficientnet_lite0_cpu_{strategy}"] = run
+                run["patches_per_s"] = n / run["seconds"]
+                report[f"efficientnet_lite0_cpu_{strategy}"] = {k: round(v, 1) for k, v in run.items()}
         print(json.dumps(report, indent=2))
 
 

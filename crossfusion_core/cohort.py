@@ -39,5 +39,7 @@ def _tcga_slide_ids(source: Mapping[str, Any]) -> list[str]:
     slide_ids = slide_ids_from_manifest(tcga.manifest, tcga.slide_pattern)
     if tcga.survival_table is None or tcga.fill_missing_from_gdc:
         return slide_ids
-    with_survival = set(pd.read_csv(tcga.survival_table, usecols=["slide_id"])["slide_id"].str.removesuffix(".svs"))
+    with_survival = set(
+        pd.read_csv(tcga.survival_table, usecols=["slide_id"])["slide_id"].str.removesuffix(".svs")
+    )
     return [slide_id for slide_id in slide_ids if slide_id in with_survival]

@@ -5,13 +5,13 @@ rule evaluate:
     """Harrell's and Uno's C-index, time-dependent AUC and IBS per fold, mean and pooled."""
     input:
         predictions=fold_predictions,
+        checkpoints=lambda w: [path.replace("predictions.csv", "model.pt") for path in fold_predictions(w)],
         true_risk=true_risk_table(),
     output:
         metrics="results/{cohort}/{model}/{backbone}/metrics.csv",
         summary="results/{cohort}/{model}/{backbone}/metrics.json",
     params:
         evaluation=config["evaluation"],
-        protocol=config["training"]["protocol"],
     log:
         "results/{cohort}/logs/evaluate/{model}/{backbone}.log",
     conda:

@@ -6,6 +6,8 @@ from crossfusion_core.tcga.source import TcgaSource
 
 with job_logging(snakemake.log[0]) as log:
     report = survival_table(
-        TcgaSource.from_mapping(snakemake.params.source), snakemake.params.slide_ids, snakemake.output.survival
+        TcgaSource.from_mapping(snakemake.params.source),
+        snakemake.params.slide_ids,
+        snakemake.output.survival,
     )
     log.info("%s", report.summary())

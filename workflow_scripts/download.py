@@ -6,6 +6,8 @@ from crossfusion_core.tcga.source import TcgaSource
 
 with job_logging(snakemake.log[0]) as log:
     result = fetch_cohort_slide(
-        TcgaSource.from_mapping(snakemake.params.source), snakemake.wildcards.slide, snakemake.params.failures_dir
+        TcgaSource.from_mapping(snakemake.params.source),
+        snakemake.wildcards.slide,
+        snakemake.params.failures_dir,
     )
     log.info("%s: %s (%d bytes fetched)", result.path, result.action, result.bytes_fetched)

@@ -11,8 +11,12 @@ with job_logging(snakemake.log[0]):
         snakemake.input.patches,
         snakemake.wildcards.backbone,
         FeatureSettings.from_mapping(
-            {**snakemake.params.extraction, "batch_size": speed.batch_size, "num_workers": speed.num_workers,
-             "device": speed.device}
+            {
+                **snakemake.params.extraction,
+                "batch_size": speed.batch_size,
+                "num_workers": speed.num_workers,
+                "device": speed.device,
+            }
         ),
         snakemake.params.mpp_override,
         {mag: snakemake.output[f"x{mag}"] for mag in (5, 10, 20)},

@@ -55,7 +55,7 @@ def bin_edges_from_checkpoint(path: str | Path) -> np.ndarray | None:
     path = Path(path)
     if not path.is_file():
         raise PipelineInputError(path, "checkpoint does not exist", "run the training of this fold")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     edges = checkpoint.get("bin_edges")
     return None if edges is None else np.asarray(edges, dtype=float)
 

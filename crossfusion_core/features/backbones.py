@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from crossfusion_core.errors import MissingWeightsError, PipelineInputError
 from crossfusion_core.features import weights as weight_files
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -209,8 +210,6 @@ def _h_optimus_0() -> nn.Module:
 
 
 def _conch_v1() -> nn.Module:
-    from crossfusion_core.errors import MissingWeightsError
-
     try:
         from conch.open_clip_custom import create_model
     except ImportError as exc:
@@ -321,8 +320,6 @@ BACKBONES: Mapping[str, BackboneSpec] = {
 
 def backbone_spec(name: str) -> BackboneSpec:
     """The registry entry for ``name``; an unknown name lists the known ones."""
-    from crossfusion_core.errors import PipelineInputError
-
     if name not in BACKBONES:
         raise PipelineInputError(
             None, f"unknown backbone {name!r}", f"use one of {sorted(BACKBONES)} in `features.backbones`"

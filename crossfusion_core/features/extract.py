@@ -45,20 +45,10 @@ def extract_slide_features(
     spec = backbone_spec(backbone)
     features = [np.zeros((scale.count, spec.dim), np.float32) for scale in table.scales]
     if table.total:
-        device = _device(settings.device)
-        torch.set_num_threads(max(1, threads))
-        _, model = load_backbone(backbone, settings.weights)
-        model = model.to(device, memory_format=torch.channels_last)
         dataset = PatchPixels(
             slide_geometry(slide_path, mpp_override), table, settings.read_strategy, settings.read_retries
         )
-        progress = tqdm(total=table.total, unit="patch", desc=slide_path.stem, mininterval=2.0)
-        with progress, torch.inference_mode(), _autocast(device, settings.precision):
-            for batch in _batches(_blocks(dataset, settings, device), settings.batch_size):
-                out = model(to_model_input(batch.pixels_rgb, spec.transform)).float()
-                _check_finite(out, batch, table, spec, slide_path)
-                _scatter(features, batch, out)
-                progress.update(len(batch))
+        _encode_all(dataset, spec, settings, threads, features)
     for position, scale in enumerate(table.scales):
         write_feature_file(
             out_paths[scale.magnification],
@@ -67,6 +57,28 @@ def extract_slide_features(
             _output_attrs(scale, spec, slide_path),
             scale.parent_index,
         )
+
+
+def _encode_all(
+    dataset: PatchPixels,
+    spec: BackboneSpec,
+    settings: FeatureSettings,
+    threads: int,
+    features: list[np.ndarray],
+) -> None:
+    """Fill ``features`` (one array per scale) with the backbone's output for every patch of ``dataset``."""
+    device = _device(settings.device)
+    torch.set_num_threads(max(1, threads))
+    _, model = load_backbone(spec.name, settings.weights)
+    model = model.to(device, memory_format=torch.channels_last)
+    slide_path = dataset.geometry.path
+    progress = tqdm(total=dataset.table.total, unit="patch", desc=slide_path.stem, mininterval=2.0)
+    with progress, torch.inference_mode(), _autocast(device, settings.precision):
+        for batch in _batches(_blocks(dataset, settings, device), settings.batch_size):
+            out = model(to_model_input(batch.pixels_rgb, spec.transform)).float()
+            _check_finite(out, batch, dataset.table, spec, slide_path)
+            _scatter(features, batch, out)
+            progress.update(len(batch))
 
 
 def _device(requested: str) -> torch.device:

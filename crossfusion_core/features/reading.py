@@ -1,10 +1,11 @@
 """Reading the pixels of multi-scale patches from a slide, in parallel, touching each region once.
 
-The unit of work is one coarsest-scale patch and all its descendants (e.g. one 5x patch, its four 10x
-and sixteen 20x patches). With the ``shared`` strategy the union of their footprints is read once at
-the finest scale's resolution (best pyramid level, then resized) and every patch is cut from that
-array, coarser ones by area-averaging; ``per_patch`` reads each patch on its own at its own best level,
-the way CLAM does. ``benchmarks/bench_feature_io.py`` measures both; the config default follows it.
+OpenSlide's cost is per pixel painted (its tile compositing costs more than the JPEG decode), so the
+aim is to paint each level-0 pixel once. With the ``shared`` strategy one region read at the finest
+scale's resolution gives a 10x patch and its four 20x patches (the 10x one by area-averaging), and 5x
+patches are read at their own pyramid level; ``per_patch`` reads every patch on its own at its own
+best level, the way CLAM does. ``benchmarks/bench_feature_io.py`` measured both, and reading the whole
+5x footprint at 20x resolution: see the config default and the benchmark's docstring.
 
 Items are produced in DataLoader worker processes, each with its own OpenSlide handle. A region that
 cannot be decoded comes back as a :class:`ReadFailure` value rather than being raised in the worker,
@@ -25,7 +26,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from crossfusion_core.errors import SlideReadError
+from crossfusion_core.errors import PipelineInputError, SlideReadError
 from crossfusion_core.features.patch_table import PatchTable
 from crossfusion_core.wsi.slide import SlideGeometry, open_slide
 
@@ -247,8 +248,6 @@ def _resized(image: Image.Image, size_wh: tuple[int, int]) -> Image.Image:
 def _common_patch_size(table: PatchTable) -> int:
     sizes = {scale.patch_size_px for scale in table.scales}
     if len(sizes) != 1:
-        from crossfusion_core.errors import PipelineInputError
-
         raise PipelineInputError(
             table.path,
             f"scales have different patch sizes {sorted(sizes)} px",

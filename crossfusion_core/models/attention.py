@@ -2,10 +2,10 @@
 
 Bags reach 8,000 source and 32,000 fine patches. PyTorch's fused CPU kernel behind
 ``scaled_dot_product_attention`` works in blocks (memory linear in the bag size) but only without
-dropout; with attention dropout it falls back to the plain computation that stores several N x N
-matrices per layer (4 GB each at N = 8,000 with 4 heads). So training with attention dropout runs the
-queries in chunks, each under activation checkpointing: only one chunk's matrices exist at a time, and
-the backward pass recomputes them (with the same dropout mask, as checkpointing restores the RNG state).
+dropout; with attention dropout it falls back to the plain computation that keeps several float
+N x N matrices per layer (1 GB each at N = 8,000 with 4 heads). So attention with dropout runs here
+in chunks of queries: only the dropout mask is kept for backward (1 byte per entry), and the backward
+pass recomputes each chunk's probabilities from the stored row log-sum-exps, one chunk at a time.
 """
 
 from __future__ import annotations
@@ -13,32 +13,74 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 MAX_SCORE_ELEMENTS = 2**24
-"""Largest heads x queries x keys block materialised at once (64 MB in float32)."""
+"""Largest heads x queries x keys block of floats materialised at once (64 MB in float32)."""
 
 
 def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, dropout_p: float) -> torch.Tensor:
-    """``softmax(q k^T / sqrt(d)) v`` over (B, heads, N, head_dim) tensors, with attention dropout.
+    """``dropout(softmax(q k^T / sqrt(d))) v`` over (B, heads, N, head_dim) tensors.
 
     ``dropout_p`` must already be 0 in eval mode: callers pass ``p if self.training else 0``.
     """
-    heads, n_queries, n_keys = query.shape[1], query.shape[2], key.shape[2]
-    if dropout_p == 0.0 or heads * n_queries * n_keys <= MAX_SCORE_ELEMENTS:
-        return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout_p)
-    rows = max(1, MAX_SCORE_ELEMENTS // (heads * n_keys))
-    chunks = [
-        checkpoint(_attend_chunk, chunk, key, value, dropout_p, use_reentrant=False)
-        for chunk in query.split(rows, dim=2)
-    ]
-    return torch.cat(chunks, dim=2)
+    if dropout_p == 0.0:
+        return F.scaled_dot_product_attention(query, key, value)
+    return _ChunkedDropoutAttention.apply(query, key, value, dropout_p)
 
 
-def _attend_chunk(
-    query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, dropout_p: float
-) -> torch.Tensor:
-    return F.scaled_dot_product_attention(query, key, value, dropout_p=dropout_p)
+def _chunk_rows(query: torch.Tensor, key: torch.Tensor) -> int:
+    return max(1, MAX_SCORE_ELEMENTS // (query.shape[0] * query.shape[1] * key.shape[2]))
+
+
+class _ChunkedDropoutAttention(torch.autograd.Function):
+    """Attention with dropout on the probabilities, computed and differentiated chunk by chunk."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        query: torch.Tensor,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        dropout_p: float,
+    ) -> torch.Tensor:
+        scale = query.shape[-1] ** -0.5
+        outputs, log_sums, masks = [], [], []
+        for chunk in query.split(_chunk_rows(query, key), dim=2):
+            logits = chunk @ key.transpose(-2, -1) * scale
+            log_sum = torch.logsumexp(logits, dim=-1, keepdim=True)
+            dropped = torch.empty(logits.shape, dtype=torch.bool, device=logits.device)
+            dropped.bernoulli_(dropout_p)
+            kept = (logits - log_sum).exp_().masked_fill_(dropped, 0.0).div_(1.0 - dropout_p)
+            outputs.append(kept @ value)
+            log_sums.append(log_sum)
+            masks.append(dropped)
+        ctx.save_for_backward(query, key, value, torch.cat(log_sums, dim=2), torch.cat(masks, dim=2))
+        ctx.dropout_p = dropout_p
+        return torch.cat(outputs, dim=2)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad_output: torch.Tensor) -> tuple:
+        query, key, value, log_sum, dropped = ctx.saved_tensors
+        keep = 1.0 - ctx.dropout_p
+        scale = query.shape[-1] ** -0.5
+        grad_query = torch.empty_like(query)
+        grad_key, grad_value = torch.zeros_like(key), torch.zeros_like(value)
+        rows = _chunk_rows(query, key)
+        for start in range(0, query.shape[2], rows):
+            part = slice(start, start + rows)
+            chunk, grad_chunk = query[:, :, part], grad_output[:, :, part]
+            probabilities = (chunk @ key.transpose(-2, -1) * scale - log_sum[:, :, part]).exp_()
+            chunk_dropped = dropped[:, :, part]
+            kept = probabilities.masked_fill(chunk_dropped, 0.0).div_(keep)
+            grad_value += kept.transpose(-2, -1) @ grad_chunk
+            grad_probabilities = (
+                (grad_chunk @ value.transpose(-2, -1)).masked_fill_(chunk_dropped, 0.0).div_(keep)
+            )
+            row_dot = (grad_probabilities * probabilities).sum(dim=-1, keepdim=True)
+            grad_logits = probabilities.mul_(grad_probabilities.sub_(row_dot)).mul_(scale)
+            grad_query[:, :, part] = grad_logits @ key
+            grad_key += grad_logits.transpose(-2, -1) @ chunk
+        return grad_query, grad_key, grad_value, None
 
 
 class MultiHeadAttention(nn.Module):

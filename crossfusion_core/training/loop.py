@@ -41,7 +41,7 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
 def concordance(survival_months: np.ndarray, censorship: np.ndarray, risk: np.ndarray) -> float:
     """Harrell's C-index by scikit-survival; NaN when no pair is comparable (e.g. no death observed)."""
     events = np.asarray(censorship) == 0
-    if not events.any():
+    if len(events) < 2 or not events.any():
         return math.nan
     try:
         return float(

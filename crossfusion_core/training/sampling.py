@@ -27,6 +27,10 @@ def balanced_epoch_order(strata: np.ndarray, seed: int, epoch: int) -> np.ndarra
     return rng.choice(len(strata), size=len(strata), replace=True, p=weights / weights.sum())
 
 
+MIN_INNER_VALIDATION = 2
+"""Patients an inner validation split needs at the least: a C-index needs one comparable pair."""
+
+
 def inner_validation_split(
     strata: np.ndarray, censorship: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -36,11 +40,10 @@ def inner_validation_split(
     alone (keeping deaths on both sides, which the C-index needs), and only then to none.
     """
     rows = np.arange(len(strata))
+    n_val = max(MIN_INNER_VALIDATION, round(fraction * len(rows)))
     for labels in (strata, censorship, None):
         try:
-            fit_rows, val_rows = train_test_split(
-                rows, test_size=fraction, random_state=seed, stratify=labels
-            )
+            fit_rows, val_rows = train_test_split(rows, test_size=n_val, random_state=seed, stratify=labels)
         except ValueError:
             continue
         if labels is not strata:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from crossfusion_core.models import attention
 from crossfusion_core.models.attention import MultiHeadAttention, attend
@@ -13,29 +12,47 @@ from crossfusion_core.models.attention import MultiHeadAttention, attend
 def _qkv(n_queries: int, n_keys: int) -> tuple[torch.Tensor, ...]:
     generator = torch.Generator().manual_seed(0)
     shapes = ((1, 2, n_queries, 8), (1, 2, n_keys, 8), (1, 2, n_keys, 8))
-    return tuple(torch.randn(shape, generator=generator, requires_grad=True) for shape in shapes)
+    return tuple(
+        torch.randn(shape, generator=generator, dtype=torch.float64, requires_grad=True) for shape in shapes
+    )
 
 
-def test_chunked_dropout_recomputes_the_same_masks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Checkpointed chunks must replay their dropout masks in backward, or the gradients are wrong."""
-    monkeypatch.setattr(attention, "MAX_SCORE_ELEMENTS", 2 * 5 * 30)
+def _plain_dropout_attention(query, key, value, dropout_p: float, rows: int) -> torch.Tensor:
+    """The textbook formula through autograd, drawing the same masks in the same order as ``attend``."""
+    outputs = []
+    for chunk in query.split(rows, dim=2):
+        probabilities = torch.softmax(chunk @ key.transpose(-2, -1) / 8**0.5, dim=-1)
+        dropped = torch.empty(probabilities.shape, dtype=torch.bool).bernoulli_(dropout_p)
+        outputs.append(probabilities * ~dropped / (1 - dropout_p) @ value)
+    return torch.cat(outputs, dim=2)
+
+
+@pytest.mark.parametrize("max_elements", [2 * 5 * 30, 2**24])
+def test_chunked_dropout_attention_matches_autograd(
+    monkeypatch: pytest.MonkeyPatch, max_elements: int
+) -> None:
+    monkeypatch.setattr(attention, "MAX_SCORE_ELEMENTS", max_elements)
+    rows = max_elements // (2 * 30)
+    weights = torch.randn(1, 2, 23, 8, dtype=torch.float64)
+
     query, key, value = _qkv(23, 30)
     torch.manual_seed(1)
-    attend(query, key, value, dropout_p=0.3).square().sum().backward()
-    chunked_grads = [tensor.grad.clone() for tensor in (query, key, value)]
+    output = attend(query, key, value, dropout_p=0.3)
+    (output * weights).sum().backward()
+    grads = [tensor.grad for tensor in (query, key, value)]
 
-    query, key, value = _qkv(23, 30)
+    expected_query, expected_key, expected_value = _qkv(23, 30)
     torch.manual_seed(1)
-    chunks = [
-        F.scaled_dot_product_attention(part, key, value, dropout_p=0.3) for part in query.split(5, dim=2)
-    ]
-    torch.cat(chunks, dim=2).square().sum().backward()
-    for chunked, direct in zip(chunked_grads, (query.grad, key.grad, value.grad), strict=True):
-        torch.testing.assert_close(chunked, direct)
+    expected = _plain_dropout_attention(expected_query, expected_key, expected_value, 0.3, rows)
+    (expected * weights).sum().backward()
+    torch.testing.assert_close(output, expected)
+    for grad, tensor in zip(grads, (expected_query, expected_key, expected_value), strict=True):
+        torch.testing.assert_close(grad, tensor.grad)
+    with torch.no_grad():
+        assert not torch.allclose(output, attend(query, key, value, dropout_p=0.0)), "dropout had no effect"
 
 
-def test_chunked_attention_without_dropout_matches_formula(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(attention, "MAX_SCORE_ELEMENTS", 50)
+def test_no_dropout_is_the_plain_formula() -> None:
     query, key, value = _qkv(9, 13)
     expected = torch.softmax(query @ key.transpose(-2, -1) / 8**0.5, dim=-1) @ value
     torch.testing.assert_close(attend(query, key, value, dropout_p=0.0), expected)
