@@ -6,7 +6,7 @@ from functools import cache
 from crossfusion_core.cohort import cohort_slide_ids
 
 # Scripts run in their own interpreter (a conda env, a SLURM job): make the core importable there too.
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
 
 COHORT = config["cohort"]
 RESULTS = f"results/{COHORT}"
@@ -101,3 +101,42 @@ def all_targets():
         slide=slide_ids(),
     )
     return per_slide + [f"{RESULTS}/report.html"]
+
+
+FEATURE_OUTPUTS = {
+    f"x{mag}": f"results/{{cohort}}/features/{{backbone}}/x{mag}/{{slide}}.h5" for mag in SCALES
+}
+
+
+def extraction_params(wildcards):
+    """What changes the numbers of one backbone's features: precision, reading, that backbone's weights.
+
+    Batch size, reader count and device only change speed, so they are resources: editing them (or the
+    list of other backbones) reruns nothing.
+    """
+    section = config["features"]
+    weights = section.get("weights", {})
+    return {
+        **{key: section[key] for key in ("precision", "read_strategy", "read_retries") if key in section},
+        "weights": {wildcards.backbone: weights[wildcards.backbone]} if wildcards.backbone in weights else {},
+    }
+
+
+def report_inputs(wildcards):
+    """Every file that carries a report() flag, so the report is rebuilt when any of them changes."""
+    per_run = model_backbone_targets("{results}/{model}/{backbone}/training_curves.png")
+    per_run += model_backbone_targets("{results}/{model}/{backbone}/km.png")
+    per_fold = expand(
+        "{results}/{model}/{backbone}/fold_{fold}/heatmaps/{which}.png",
+        results=RESULTS,
+        model=MODELS,
+        backbone=BACKBONES,
+        fold=FOLDS,
+        which=["highest_risk", "lowest_risk"],
+    )
+    qc = expand(
+        ["{results}/qc/tissue/{slide}.png", "{results}/qc/patches/{slide}.png"],
+        results=RESULTS,
+        slide=slide_ids(),
+    )
+    return [f"{RESULTS}/summary/comparison.md", *per_run, *per_fold, *qc]

@@ -1,24 +1,5 @@
 """Patch features at 5x, 10x and 20x, one job per slide and backbone (or imported from CLAM/TRIDENT)."""
 
-FEATURE_OUTPUTS = {
-    f"x{mag}": f"results/{{cohort}}/features/{{backbone}}/x{mag}/{{slide}}.h5" for mag in SCALES
-}
-
-
-def extraction_params(wildcards):
-    """What changes the numbers of one backbone's features: precision, reading, that backbone's weights.
-
-    Batch size, reader count and device only change speed, so they are resources: editing them (or the
-    list of other backbones) reruns nothing.
-    """
-    section = config["features"]
-    weights = section.get("weights", {})
-    return {
-        **{key: section[key] for key in ("precision", "read_strategy", "read_retries") if key in section},
-        "weights": {wildcards.backbone: weights[wildcards.backbone]} if wildcards.backbone in weights else {},
-    }
-
-
 if config["features"].get("external"):
 
     rule import_features:

