@@ -3,28 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from crossfusion_core.errors import PipelineInputError
-
-
-def reject_unknown_keys(mapping: Mapping[str, Any], settings_class: type, section: str) -> None:
-    """Fail on a misspelt key instead of silently running with its default."""
-    known = {field.name for field in fields(settings_class)}
-    unknown = sorted(set(mapping) - known)
-    if unknown:
-        raise PipelineInputError(
-            None,
-            f"config section `{section}` has unknown keys {unknown}",
-            f"use only {sorted(known)}",
-        )
-
-
-def require(condition: bool, section: str, problem: str, fix: str) -> None:
-    """Raise a config error for ``section`` unless ``condition`` holds."""
-    if not condition:
-        raise PipelineInputError(None, f"config section `{section}`: {problem}", fix)
+from crossfusion_core.settings import require, section_values
 
 
 @dataclass(frozen=True)
@@ -39,8 +21,6 @@ class EvaluationSettings:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> EvaluationSettings:
-        mapping = dict(mapping or {})
-        reject_unknown_keys(mapping, cls, "evaluation")
-        settings = cls(tied_tol=float(mapping.get("tied_tol", cls.tied_tol)))
+        settings = cls(**section_values(mapping, cls, "evaluation"))
         require(settings.tied_tol >= 0, "evaluation", f"tied_tol={settings.tied_tol} is negative", "use 1e-8")
         return settings

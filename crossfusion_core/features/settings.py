@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.settings import section_values
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
@@ -50,24 +51,11 @@ class FeatureSettings:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> FeatureSettings:
         """Build from the config's `features` section, rejecting unknown keys and bad values."""
-        mapping = dict(mapping or {})
-        unknown = set(mapping) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise _config_error(
-                f"unknown keys {sorted(unknown)}", f"allowed: {sorted(cls.__dataclass_fields__)}"
-            )
-        defaults = cls()
-        settings = cls(
-            backbones=tuple(mapping.get("backbones", defaults.backbones)),
-            batch_size=int(mapping.get("batch_size", defaults.batch_size)),
-            num_workers=int(mapping.get("num_workers", defaults.num_workers)),
-            device=str(mapping.get("device", defaults.device)),
-            precision=str(mapping.get("precision", defaults.precision)),
-            weights={str(k): Path(v) for k, v in (mapping.get("weights") or {}).items()},
-            external=ExternalFeatures.from_mapping(mapping["external"]) if mapping.get("external") else None,
-            read_strategy=str(mapping.get("read_strategy", defaults.read_strategy)),
-            read_retries=int(mapping.get("read_retries", defaults.read_retries)),
-        )
+        values = section_values(mapping, cls, "features", error=_config_error)
+        values["weights"] = {str(name): Path(path) for name, path in (values.get("weights") or {}).items()}
+        external = values.get("external")
+        values["external"] = ExternalFeatures.from_mapping(external) if external else None
+        settings = cls(**values)
         settings._check()
         return settings
 

@@ -8,10 +8,12 @@ names the option, rather than being silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.settings import coerced_values
 
 SCALES = ("coarse", "source", "fine")
 """The three bags, named as in config ``patching.magnifications``: 5x, 10x and 20x."""
@@ -36,12 +38,12 @@ class ModelOptions:
     def from_mapping(cls: type[OptionsT], mapping: Mapping[str, Any] | None) -> OptionsT:
         """Options from a config mapping; missing keys take the dataclass defaults."""
         mapping = dict(mapping or {})
-        known = {field.name: field for field in dataclasses.fields(cls)}
+        error = functools.partial(options_error, cls.model_name)
+        known = sorted(field.name for field in dataclasses.fields(cls))
         unknown = sorted(set(mapping) - set(known))
-        if unknown:
-            raise options_error(cls.model_name, f"unknown option(s) {unknown}", f"use only {sorted(known)}")
-        values = {name: _coerce(cls.model_name, name, value, known[name]) for name, value in mapping.items()}
-        return cls(**values)
+        if unknown:  # the config calls these options, so the message does too
+            raise error(f"unknown option(s) {unknown}", f"use only {known}")
+        return cls(**coerced_values(mapping, cls, error))
 
     def check_probability(self, name: str) -> None:
         """Dropout rates must lie in [0, 1)."""
@@ -62,24 +64,3 @@ class ModelOptions:
         value = getattr(self, name)
         if value not in SCALES:
             raise options_error(self.model_name, f"{name}={value!r} is not a scale", f"use one of {SCALES}")
-
-
-def _coerce(model_name: str, name: str, value: Any, field: dataclasses.Field) -> Any:
-    """YAML gives ``512`` for a float option and ``1.0e-4`` strings sometimes; accept the obvious cases."""
-    kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", "")
-    try:
-        if kind == "int":
-            if isinstance(value, bool) or float(value) != int(value):
-                raise ValueError
-            return int(value)
-        if kind == "float":
-            return float(value)
-        if kind == "bool":
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-    except (TypeError, ValueError):
-        raise options_error(
-            model_name, f"{name}={value!r} is not a valid {kind}", f"give {name} a {kind}"
-        ) from None
-    return value

@@ -8,7 +8,7 @@ from typing import Any
 
 import matplotlib
 
-from crossfusion_core.evaluation.settings import reject_unknown_keys, require
+from crossfusion_core.settings import require, section_values
 
 KM_GROUPS = {"median": 2, "tertiles": 3}
 FIGURE_FORMATS = ("png", "pdf")
@@ -32,13 +32,7 @@ class KmSettings:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> KmSettings:
-        mapping = dict(mapping or {})
-        reject_unknown_keys(mapping, cls, "km")
-        settings = cls(
-            groups=str(mapping.get("groups", cls.groups)),
-            confidence_level=float(mapping.get("confidence_level", cls.confidence_level)),
-            formats=tuple(mapping.get("formats", cls.formats)),
-        )
+        settings = cls(**section_values(mapping, cls, "km"))
         require(settings.groups in KM_GROUPS, "km", f"groups={settings.groups!r}", f"use {list(KM_GROUPS)}")
         require(
             0 < settings.confidence_level < 1,
@@ -74,14 +68,10 @@ class HeatmapSettings:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> HeatmapSettings:
         mapping = dict(mapping or {})
-        reject_unknown_keys(mapping, cls, "heatmaps")
-        settings = cls(
-            slides=tuple(str(s).removesuffix(".svs") for s in mapping.get("slides") or ()),
-            chunk_size=int(mapping.get("chunk_size", cls.chunk_size)),
-            thumbnail_mpp=float(mapping.get("thumbnail_mpp", cls.thumbnail_mpp)),
-            colormap=str(mapping.get("colormap", cls.colormap)),
-            overlay_alpha=float(mapping.get("overlay_alpha", cls.overlay_alpha)),
-        )
+        mapping["slides"] = mapping.get("slides") or ()  # `slides:` with nothing under it reads as None
+        values = section_values(mapping, cls, "heatmaps")
+        values["slides"] = tuple(slide.removesuffix(".svs") for slide in values["slides"])
+        settings = cls(**values)
         require(
             settings.colormap in matplotlib.colormaps,
             "heatmaps",

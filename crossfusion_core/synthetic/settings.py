@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crossfusion_core.evaluation.settings import reject_unknown_keys, require
+from crossfusion_core.settings import require, section_values
 
 
 @dataclass(frozen=True)
@@ -31,16 +31,7 @@ class SyntheticSettings:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> SyntheticSettings:
-        mapping = dict(mapping or {})
-        reject_unknown_keys(mapping, cls, "synthetic")
-        values = {key: mapping.get(key, getattr(cls, key)) for key in cls.__dataclass_fields__}
-        size = tuple(float(v) for v in values.pop("tissue_size_um"))
-        settings = cls(
-            seed=int(values.pop("seed")),
-            n_patients=int(values.pop("n_patients")),
-            tissue_size_um=size,
-            **{key: float(value) for key, value in values.items()},
-        )
+        settings = cls(**section_values(mapping, cls, "synthetic"))
         settings._check()
         return settings
 

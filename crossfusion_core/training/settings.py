@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.settings import section_values
 
 CONFIG_PATH = "config/config.yaml"
 PROTOCOLS = ("honest", "reference")
@@ -50,12 +51,9 @@ class TrainingSettings:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> TrainingSettings:
         """Settings from the config section; missing keys take the defaults, unknown keys are errors."""
-        mapping = dict(mapping or {})
-        fields = {field.name: field for field in dataclasses.fields(cls)}
-        unknown = sorted(set(mapping) - set(fields))
-        if unknown:
-            raise _error(f"unknown key(s) {unknown}", f"use only {sorted(fields)}")
-        values = {name: _coerce(name, value, fields[name].default) for name, value in mapping.items()}
+        values = section_values(mapping, cls, "training", error=_error)
+        if "model_options" in values:
+            values["model_options"] = _model_options(values["model_options"])
         return cls(**values)
 
     def __post_init__(self) -> None:
@@ -79,19 +77,9 @@ class TrainingSettings:
             raise _error("weight_decay and feature_cache_mb must not be negative", "use 0 to disable")
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    """YAML reads ``1e-4`` as a string and lists as lists; bring values to the defaults' types."""
+def _model_options(value: Any) -> dict[str, dict[str, Any]]:
+    """``{model: {option: value}}`` with empty entries as ``{}``; each model checks its own options."""
     try:
-        if name == "model_options":
-            return {str(model): dict(options or {}) for model, options in dict(value or {}).items()}
-        if name == "models":
-            return tuple(str(v) for v in ([value] if isinstance(value, str) else value))
-        if isinstance(default, int):
-            if isinstance(value, bool) or float(value) != int(float(value)):
-                raise ValueError
-            return int(float(value))
-        if isinstance(default, float):
-            return float(value)
-        return str(value)
+        return {str(model): dict(options or {}) for model, options in dict(value or {}).items()}
     except (TypeError, ValueError):
-        raise _error(f"{name}={value!r} has the wrong type", f"give {name} like {default!r}") from None
+        raise _error(f"model_options={value!r} is not a mapping", "give {model: {option: value}}") from None

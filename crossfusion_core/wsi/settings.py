@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crossfusion_core.evaluation.settings import reject_unknown_keys, require
+from crossfusion_core.settings import reject_unknown_keys, require, section_values
 
 SEGMENTATION_METHODS = ("otsu", "morphological")
+MAGNIFICATIONS = ("coarse", "source", "fine")
+"""The keys of `patching.magnifications`; each sets the field ``<key>_magnification``."""
 
 
 @dataclass(frozen=True)
@@ -22,14 +24,7 @@ class SegmentationSettings:
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> SegmentationSettings:
-        mapping = dict(mapping or {})
-        reject_unknown_keys(mapping, cls, "segmentation")
-        settings = cls(
-            method=str(mapping.get("method", cls.method)),
-            mask_mpp=float(mapping.get("mask_mpp", cls.mask_mpp)),
-            min_region_um2=float(mapping.get("min_region_um2", cls.min_region_um2)),
-            min_hole_um2=float(mapping.get("min_hole_um2", cls.min_hole_um2)),
-        )
+        settings = cls(**section_values(mapping, cls, "segmentation"))
         require(
             settings.method in SEGMENTATION_METHODS,
             "segmentation",
@@ -59,23 +54,15 @@ class PatchingSettings:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PatchingSettings:
         mapping = dict(mapping or {})
-        known = {"patch_size_px", "magnifications", "min_tissue_fraction"}
-        unknown = sorted(set(mapping) - known)
-        require(not unknown, "patching", f"unknown keys {unknown}", f"use only {sorted(known)}")
-        magnifications = dict(mapping.get("magnifications") or {})
-        settings = cls(
-            patch_size_px=int(mapping.get("patch_size_px", cls.patch_size_px)),
-            coarse_magnification=float(magnifications.pop("coarse", cls.coarse_magnification)),
-            source_magnification=float(magnifications.pop("source", cls.source_magnification)),
-            fine_magnification=float(magnifications.pop("fine", cls.fine_magnification)),
-            min_tissue_fraction=float(mapping.get("min_tissue_fraction", cls.min_tissue_fraction)),
+        reject_unknown_keys(
+            mapping, cls, "patching", known=("patch_size_px", "magnifications", "min_tissue_fraction")
         )
-        require(
-            not magnifications,
-            "patching",
-            f"unknown magnifications {sorted(magnifications)}",
-            "use coarse, source, fine",
-        )
+        magnifications = dict(mapping.pop("magnifications", None) or {})
+        unknown = sorted(set(magnifications) - set(MAGNIFICATIONS))
+        require(not unknown, "patching", f"unknown magnifications {unknown}", "use coarse, source, fine")
+        for scale, value in magnifications.items():
+            mapping[f"{scale}_magnification"] = value
+        settings = cls(**section_values(mapping, cls, "patching"))
         settings._check()
         return settings
 
