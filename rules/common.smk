@@ -47,13 +47,13 @@ def mpp_override(wildcards):
     return config["slides"]["mpp_override"].get(wildcards.slide)
 
 
-def feature_files(wildcards):
-    """Feature h5 files of every slide at every scale for one backbone (training's input)."""
-    return expand(
+def feature_files_at(mag):
+    """Input function: one magnification's feature files of every slide, for one backbone."""
+    return lambda wildcards: expand(
         "{results}/features/{backbone}/x{mag}/{slide}.h5",
         results=RESULTS,
         backbone=wildcards.backbone,
-        mag=SCALES,
+        mag=mag,
         slide=slide_ids(),
     )
 

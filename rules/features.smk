@@ -42,3 +42,17 @@ else:
             "../envs/torch.yaml"
         script:
             "../workflow_scripts/extract_features.py"
+
+
+rule feature_index:
+    """Bag sizes of every slide for one backbone: training's one input instead of 3 files per slide."""
+    input:
+        **{f"x{mag}": feature_files_at(mag) for mag in SCALES},
+    output:
+        "results/{cohort}/features/{backbone}/index.csv",
+    log:
+        "results/{cohort}/logs/feature_index/{backbone}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/feature_index.py"

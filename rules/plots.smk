@@ -49,12 +49,14 @@ rule training_curves:
 
 
 rule heatmap:
-    """Attention of the held-out model at 5x, 10x and 20x over the highest- and lowest-risk slides."""
+    """Attention of the held-out model at 5x, 10x and 20x over the highest- and lowest-risk slides.
+
+    Which slides are painted depends on the predictions, so their slide and feature files are found
+    through params; the checkpoint already depends on every feature file through training.
+    """
     input:
         checkpoint="results/{cohort}/{model}/{backbone}/fold_{fold}/model.pt",
         predictions="results/{cohort}/{model}/{backbone}/fold_{fold}/predictions.csv",
-        features=feature_files,
-        slides=lambda w: [slide_file(s) for s in slide_ids()],
     output:
         highest=report(
             "results/{cohort}/{model}/{backbone}/fold_{fold}/heatmaps/highest_risk.png",

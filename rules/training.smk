@@ -25,7 +25,7 @@ rule train:
     input:
         survival="results/{cohort}/clinical/survival.csv",
         split="results/{cohort}/splits/splits_{fold}.csv",
-        features=feature_files,
+        feature_index="results/{cohort}/features/{backbone}/index.csv",
     output:
         checkpoint="results/{cohort}/{model}/{backbone}/fold_{fold}/model.pt",
         epochs="results/{cohort}/{model}/{backbone}/fold_{fold}/epochs.csv",

@@ -7,6 +7,7 @@ rerun, or a run resumed half way, visits patients in exactly the same order.
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -40,7 +41,7 @@ def inner_validation_split(
     alone (keeping deaths on both sides, which the C-index needs), and only then to none.
     """
     rows = np.arange(len(strata))
-    n_val = max(MIN_INNER_VALIDATION, round(fraction * len(rows)))
+    n_val = max(MIN_INNER_VALIDATION, math.ceil(fraction * len(rows)))
     for labels in (strata, censorship, None):
         try:
             fit_rows, val_rows = train_test_split(rows, test_size=n_val, random_state=seed, stratify=labels)

@@ -16,6 +16,7 @@ STAGES = {
     "segment",
     "patch",
     "extract_features",
+    "feature_index",
     "splits",
     "train",
     "evaluate",

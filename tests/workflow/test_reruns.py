@@ -58,5 +58,10 @@ def test_new_backbone_runs_beside_the_old_one(tiny_run: Path, tmp_path: Path):
     old_features = sorted((tiny_run / "results/tiny/features/efficientnet_lite0").rglob("*.h5"))
     plan = _plan_with(tiny_run, tmp_path, {"features": {"backbones": ["resnet50_trunc"]}})
     n_slides = len(list((tiny_run / "results/tiny/patches").glob("*.h5")))
-    assert plan == {"extract_features": n_slides, "train": N_MODELS * N_FOLDS, **AFTER_TRAINING}
+    assert plan == {
+        "extract_features": n_slides,
+        "feature_index": 1,
+        "train": N_MODELS * N_FOLDS,
+        **AFTER_TRAINING,
+    }
     assert sorted((tiny_run / "results/tiny/features/efficientnet_lite0").rglob("*.h5")) == old_features
