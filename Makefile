@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: demo test lint install clean-results
+.PHONY: demo test lint install system-packages clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ demo: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) all
 	@echo "Report: results/$$($(BIN)/python -c 'import yaml; print(yaml.safe_load(open("config/config.yaml"))["cohort"])')/report.html"
 
-test: $(STAMP)
+# The SLURM daemons, munge and Chromium the tests start (Debian packages; sudo when not root).
+system-packages:
+	bash .ci/install_system_packages.sh
+
+test: $(STAMP) system-packages
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -ra
 
 lint: $(STAMP)

@@ -7,9 +7,10 @@ set -euo pipefail
 
 packages=(slurmctld slurmd slurm-client munge chromium chromium-driver)
 
+as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-    echo "install_system_packages.sh: must run as root (apt-get install); rerun with sudo" >&2
-    exit 1
+    command -v sudo >/dev/null || { echo "install_system_packages.sh: needs root (apt-get install)" >&2; exit 1; }
+    as_root=(sudo env DEBIAN_FRONTEND=noninteractive)
 fi
 
 missing=()
@@ -23,9 +24,9 @@ if [ "${#missing[@]}" -eq 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
-if ! apt-get install -y --no-install-recommends "${missing[@]}"; then
-    apt-get update
-    apt-get install -y --no-install-recommends "${missing[@]}"
+if ! "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"; then
+    "${as_root[@]}" apt-get update
+    "${as_root[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
 for cmd in slurmctld slurmd sbatch squeue scontrol munged chromium chromedriver; do

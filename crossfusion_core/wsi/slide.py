@@ -63,9 +63,24 @@ def open_slide(path: str | Path) -> openslide.OpenSlide:
     try:
         return openslide.OpenSlide(str(path))
     except openslide.OpenSlideUnsupportedFormatError as exc:
+        if _looks_like_tiff(path):
+            raise SlideReadError(
+                path,
+                f"a TIFF/SVS that OpenSlide cannot read: damaged or truncated ({path.stat().st_size} bytes)",
+                "download it again (its md5 in the manifest tells a complete copy)",
+            ) from exc
         raise SlideReadError(path, f"not a slide format OpenSlide can read ({exc})") from exc
     except openslide.OpenSlideError as exc:
         raise SlideReadError(path, f"slide is damaged or truncated ({exc})") from exc
+
+
+TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+"""First bytes of classic and BigTIFF files, little and big endian (SVS files are TIFFs)."""
+
+
+def _looks_like_tiff(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) in TIFF_SIGNATURES
 
 
 def level0_mpp(slide: openslide.OpenSlide, path: Path, mpp_override: float | None = None) -> float:

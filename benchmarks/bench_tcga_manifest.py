@@ -1,6 +1,6 @@
 """How long listing a cohort's slides takes at DAG-build time (target: well under a second per cohort).
 
-Run by hand: ``.venv/bin/python benchmarks/tcga_manifest.py``. Snakemake calls
+Run by hand: ``.venv/bin/python benchmarks/bench_tcga_manifest.py``. Snakemake calls
 ``slide_ids_from_manifest`` every time it builds the DAG, so it must stay cheap for 1,000+ slides.
 """
 

@@ -1,6 +1,6 @@
 """Wall time of one training fold on CPU with TCGA-like bag sizes (run by hand, not in CI).
 
-    .venv/bin/python benchmarks/training_fold.py --model abmil --patients 20 --patches 400 --dim 1280
+    .venv/bin/python benchmarks/bench_training_fold.py --model abmil --patients 20 --patches 400 --dim 1280
 
 Writes a synthetic feature cohort (x10 = ``--patches`` per slide, x5 a quarter, x20 four times) to a
 temporary folder, trains ``--epochs`` epochs of one fold and prints seconds per epoch and peak RSS.
