@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SLURM_PROGRAMS = ("munged", "slurmctld", "slurmd", "sbatch", "srun", "squeue", "scontrol", "sinfo")
-INSTALL_HINT = "run `bash .ci/install_system_packages.sh` as root (Debian packages slurmctld slurmd slurm-client munge)"
+INSTALL_HINT = (
+    "run `bash .ci/install_system_packages.sh` as root (Debian packages slurmctld slurmd slurm-client munge)"
+)
 MEMORY_SHARE = 0.5
 """Fraction of the machine's memory the node offers: the machine is shared, test jobs are small."""
 DEF_MEM_PER_CPU_MB = 1024

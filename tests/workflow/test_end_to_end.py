@@ -52,7 +52,9 @@ def test_features_are_readable_as_clam_and_trident_bags(tiny_run: Path):
     with h5py.File(tiny_run / RESULTS / "patches" / f"{slide}.h5") as patches:
         n10 = len(patches["x10/coords"])
     for mag, n_expected in ((10, n10), (20, 4 * n10)):
-        with h5py.File(tiny_run / RESULTS / "features" / "efficientnet_lite0" / f"x{mag}" / f"{slide}.h5") as h5:
+        with h5py.File(
+            tiny_run / RESULTS / "features" / "efficientnet_lite0" / f"x{mag}" / f"{slide}.h5"
+        ) as h5:
             assert h5["features"].shape == (n_expected, 1280)
             assert h5["features"].dtype == "float32"
             assert h5["coords"].shape == (n_expected, 2)

@@ -47,7 +47,7 @@ IMPORT_TO_PACKAGE = {
     "yaml": "pyyaml",
 }
 OPTIONAL_IMPORTS = {"conch"}
-"""Imported only for a backbone whose package is on GitHub alone (conch_v1); its error says how to install it."""
+"""Imported only for conch_v1, whose package is on GitHub alone; its error says how to install it."""
 CONDA_TO_PYPI = {"pytorch": "torch", "matplotlib-base": "matplotlib", "snakemake-minimal": "snakemake"}
 PIN = re.compile(r"\s*([A-Za-z0-9_.\-]+)\s*(?:==?\s*(\S+))?\s*")
 RULE = re.compile(r"^\s*rule (\w+):(.*?)(?=^\s*rule \w+:|\Z)", re.MULTILINE | re.DOTALL)
