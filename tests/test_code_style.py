@@ -25,3 +25,14 @@ def test_ruff_finds_nothing():
 def test_code_is_ruff_formatted():
     done = _ruff("format", "--check")
     assert done.returncode == 0, done.stdout
+
+
+def test_snakemake_lint_passes():
+    done = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "--snakefile", str(REPO / "Snakefile")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
