@@ -25,6 +25,8 @@ LAYOUT_MPP = 1.0
 MASK_MPP = 8.0
 FINE_PER_COARSE = round(MASK_MPP / RENDER_MPP)
 MARGIN_UM = 150.0
+COARSE_PATCH_UM = 512.0
+"""Side of a default 5x patch (256 px at 2 um/px): slides are whole multiples of it."""
 TEXTURE_TILE_PX = 509
 PIECE_GAP_UM = 250.0
 
@@ -94,15 +96,22 @@ def tissue_outline(slide: SyntheticSlide, rng: np.random.Generator) -> np.ndarra
     """Irregular tissue pieces on a coarse grid (bool, ``MASK_MPP``), one or two side by side."""
     n_pieces = 2 if slide.two_pieces else 1
     piece_um = slide.tissue_size_um * (0.72 if slide.two_pieces else 1.0)
-    width_um = n_pieces * piece_um + (n_pieces - 1) * PIECE_GAP_UM + 2 * MARGIN_UM
-    height_um = piece_um + 2 * MARGIN_UM
+    content_um = n_pieces * piece_um + (n_pieces - 1) * PIECE_GAP_UM
+    width_um, height_um = (_whole_cells(extent + 2 * MARGIN_UM) for extent in (content_um, piece_um))
     shape = (int(np.ceil(height_um / MASK_MPP)), int(np.ceil(width_um / MASK_MPP)))
     y_um, x_um = (np.indices(shape, np.float32) + 0.5) * MASK_MPP
     tissue = np.zeros(shape, bool)
+    left_um = (width_um - content_um) / 2
     for piece in range(n_pieces):
-        centre = (MARGIN_UM + piece * (piece_um + PIECE_GAP_UM) + piece_um / 2, height_um / 2)
+        centre = (left_um + piece * (piece_um + PIECE_GAP_UM) + piece_um / 2, height_um / 2)
         tissue |= _irregular_ellipse(x_um - centre[0], y_um - centre[1], piece_um / 2, rng)
     return tissue
+
+
+def _whole_cells(extent_um: float) -> float:
+    """``extent_um`` rounded up to whole 5x patches, so the patch grid (whole 5x cells from the slide's
+    origin) reaches every bit of tissue instead of cutting off the last partial cell."""
+    return float(np.ceil(extent_um / COARSE_PATCH_UM) * COARSE_PATCH_UM)
 
 
 def _irregular_ellipse(x_um: np.ndarray, y_um: np.ndarray, radius_um: float, rng) -> np.ndarray:

@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from conftest import tissue_rgb
+from fixture_slides import tissue_rgb
 from snakemake_runs import SNAKEFILE, run_snakemake
 
 from crossfusion_core.synthetic.svs_writer import write_aperio_svs
