@@ -9,25 +9,20 @@ import torch
 from torch import nn
 
 from crossfusion_core.models.bags import pick_scale, scores_at_scale
-from crossfusion_core.models.options import ModelOptions
+from crossfusion_core.models.options import SingleScaleMILOptions
 from crossfusion_core.models.outputs import SurvivalOutput
 
 
 @dataclasses.dataclass(frozen=True)
-class DSMILOptions(ModelOptions):
-    """``scale`` names the bag the model reads (coarse = 5x, source = 10x, fine = 20x)."""
+class DSMILOptions(SingleScaleMILOptions):
+    """``query_dim``: width of the queries that compare each patch with the critical one."""
 
     model_name = "dsmil"
-    hidden_dim: int = 256
     query_dim: int = 128
-    dropout: float = 0.25
-    scale: str = "source"
 
     def __post_init__(self) -> None:
-        self.check_positive("hidden_dim")
+        super().__post_init__()
         self.check_positive("query_dim")
-        self.check_probability("dropout")
-        self.check_scale()
 
 
 class DSMIL(nn.Module):

@@ -64,3 +64,18 @@ class ModelOptions:
         value = getattr(self, name)
         if value not in SCALES:
             raise options_error(self.model_name, f"{name}={value!r} is not a scale", f"use one of {SCALES}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SingleScaleMILOptions(ModelOptions):
+    """Options every attention-pooling baseline shares; ``scale`` names the bag it reads
+    (coarse = 5x, source = 10x, fine = 20x)."""
+
+    hidden_dim: int = 256
+    dropout: float = 0.25
+    scale: str = "source"
+
+    def __post_init__(self) -> None:
+        self.check_positive("hidden_dim")
+        self.check_probability("dropout")
+        self.check_scale()
