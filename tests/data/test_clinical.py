@@ -7,10 +7,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from reference_data import TCGA_REFERENCE
+
 from crossfusion_core.data.clinical import load_patients, load_survival_table
 from crossfusion_core.errors import PipelineInputError
 
-SURVIVAL_DIR = Path("/work/shared/reference/tcga/survival")
+SURVIVAL_DIR = TCGA_REFERENCE / "survival"
 SHARED_TABLES = sorted(SURVIVAL_DIR.glob("*.csv"))
 
 

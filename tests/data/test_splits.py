@@ -8,12 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from reference_data import TCGA_REFERENCE
+
 from crossfusion_core.data.clinical import load_patients
 from crossfusion_core.data.splits import read_fold_split, stratum_labels, write_fold_splits
 from crossfusion_core.errors import PipelineInputError
 from data.feature_files import write_feature_cohort
 
-REFERENCE = Path("/work/shared/reference/tcga")
+REFERENCE = TCGA_REFERENCE
 SPLIT_FILES = sorted((REFERENCE / "splits").glob("tcga_*/splits_*.csv"))
 
 

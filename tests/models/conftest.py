@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
+from reference_data import CROSSFUSION_REFERENCE
 
 from crossfusion_core.models.crossfusion import CrossFusion
 
-REFERENCE_DIR = Path("/work/shared/reference/crossfusion")
+REFERENCE_DIR = CROSSFUSION_REFERENCE
 PARITY_PATH = REFERENCE_DIR / "crossfusion_parity_small.pt"
 
 

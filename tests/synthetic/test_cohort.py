@@ -12,13 +12,14 @@ import openslide
 import pandas as pd
 import pytest
 from lifelines.utils import concordance_index
+from reference_data import TCGA_REFERENCE
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.synthetic.clinical import survival_table, write_synthetic_clinical
 from crossfusion_core.synthetic.cohort import SyntheticSettings, cohort_plan
 from crossfusion_core.synthetic.slides import write_synthetic_slide
 
-REFERENCE_SURVIVAL = "/work/shared/reference/tcga/survival/tcga_blca_survival.csv"
+REFERENCE_SURVIVAL = str(TCGA_REFERENCE / "survival" / "tcga_blca_survival.csv")
 SMALL = SyntheticSettings(n_patients=4, tissue_size_um=(500.0, 600.0), second_slide_fraction=0.5)
 
 
