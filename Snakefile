@@ -6,15 +6,31 @@ Run `snakemake --cores all all` (the built-in synthetic cohort by default) or ad
 
 import os
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
+
+from crossfusion_core.config_checks import checked_run_config
+from crossfusion_core.config_origins import ConfigOrigins
 
 min_version("9.0")
 
+MAIN_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
 
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+
+configfile: MAIN_CONFIG
 
 
-validate(config, "config/schema.yaml")
+# Every value is checked now, against the schema, the settings dataclasses, the model and backbone
+# registries and the cohort's slides; an error names the config file that set the value.
+RUN = checked_run_config(
+    config,
+    ConfigOrigins.from_sources(
+        None if workflow.config_settings.replace_workflow_config else MAIN_CONFIG,
+        workflow.config_settings.configfiles,
+        workflow.config_settings.config,
+    ),
+    os.path.join(workflow.basedir, "config", "schema.yaml"),
+    synthetic_dir="results/{cohort}/slides",
+)
 
 
 report: "report/workflow.rst"

@@ -1,7 +1,7 @@
 """How long Snakemake takes to build the DAG of a 1,000-slide cohort x 5 folds x 3 models (dry run).
 
 No slide exists and none is opened: the slide list comes from a GDC manifest written here, so this
-measures only the workflow's own DAG-time work (input functions, config, manifest parsing).
+measures only the workflow's own DAG-time work (config checks, input functions, manifest parsing).
 Target: under 20 s on 2 cores. Run: .venv/bin/python benchmarks/bench_dag.py [n_slides]
 """
 

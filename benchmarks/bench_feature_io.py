@@ -3,27 +3,23 @@
 Run by hand:  .venv/bin/python benchmarks/bench_feature_io.py [--tissue-um 3200] [--workers 2]
 
 One synthetic 40x slide goes through the real pipeline stages (synthetic SVS -> tissue mask -> aligned
-5x/10x/20x patches). Then, for all three scales:
+5x/10x/20x patches). Then, for all three scales, in interleaved rounds (best of `--repeats`):
   naive      one read_region per patch per scale in one process, at the best level, PIL-resized (CLAM)
   per_patch  our reader, one read per patch, in 0 and `--workers` DataLoader processes
-  shared     our reader, one read per 10x patch at 20x resolution giving it and its four 20x patches,
-             5x patches read at their own level, in 0 and `--workers` processes
-  decode     JPEG decode of every level-0 tile under the patches, once each, one process: the floor
-             for any full-quality 20x read of a 40x slide (x `--workers` gives the parallel floor)
-Quality: PSNR of each strategy's patches against a float reference (level-0 pixels box-averaged in one
-step, no intermediate rounding). Last, the whole extraction with efficientnet_lite0: patches/s and the
-peak resident memory of the main process and of its reader processes.
+  shared     our reader through OpenSlide, one read per 10x patch at 20x resolution giving it and its
+             four 20x patches, 5x patches read at their own level, in 0 and `--workers` processes
+  tiles      our reader decoding the SVS's JPEG tiles itself, each once, same patches as `shared`
+  decode     JPEG decode of every level-0 tile under the patches, once each, bytes read beforehand, one
+             process: the floor for any full-quality 20x read of a 40x slide
+Each reader's blocks are consumed as extraction does (every page touched, then let go). Reported per
+variant: patches per wall second; patches per CPU-second (this process and its reader processes); the
+share of the `--workers`-process floor (the floor's wall time over `--workers` x the reader's), and the
+same ratio in CPU time, which the other sessions on a shared machine do not distort. Quality: PSNR of
+each strategy's patches against a float reference (level-0 pixels box-averaged in one step) and of
+`tiles` against `shared` (OpenSlide's pixels). Last, the whole extraction with efficientnet_lite0:
+patches/s and the peak resident memory of the main process and of its reader processes.
 
-Measured 2026-11-29, 2-core CPU shared with ~8 busy engineers (load 4-9), 2400 um tissue, 295 patches,
-best of 3: naive 64 patches/s (83 per CPU-second); per_patch 57 (86/CPU-s), shared 58 (83/CPU-s);
-2 workers gave no wall-clock gain on the saturated cores; JPEG decode floor 360-890 patches/s. PSNR
-vs the float reference, 5x/10x/20x: per_patch 37.6/32.9/60.2 dB, shared 37.6/56.9/60.2 dB. Reading a
-whole 5x footprint at 20x resolution (an earlier variant) was ~1.5x slower: it paints 16x the pixels
-of the 5x patch's own level, and families are sparse. OpenSlide's compositing (~40-50 ns per painted
-pixel even from its tile cache) dominates, so speed follows painted pixels; `shared` is the default:
-same speed, and its 10x patches are exact box averages of level 0 instead of the scanner's re-JPEGed
-level 1. efficientnet_lite0 on CPU (2 threads, 2 readers): 7.2-7.7 patches/s, peak RSS 1.9 GiB main,
-0.7 GiB per reader (mostly pages shared with the parent).
+Results with machine, date and load: benchmarks/README.md, "Feature extraction data path".
 """
 
 from __future__ import annotations
@@ -31,12 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 
@@ -46,16 +43,16 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from crossfusion_core.features.patch_table import PatchTable, read_patch_table
-from crossfusion_core.features.reading import PatchPixels
+from crossfusion_core.features.reading import PatchBlock, PatchPixels
+from crossfusion_core.scales import MAGNIFICATIONS
 from crossfusion_core.synthetic.cohort import cohort_plan
 from crossfusion_core.synthetic.settings import SyntheticSettings
 from crossfusion_core.synthetic.slides import write_synthetic_slide
-from crossfusion_core.wsi.patching import patch_slide
-from crossfusion_core.wsi.segmentation import segment_slide
+from crossfusion_core.wsi.patching import SlideWsiFiles, segment_and_patch
 from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
 from crossfusion_core.wsi.slide import open_slide, slide_geometry
 
-MAGNIFICATIONS = (5, 10, 20)
+STRATEGIES = ("per_patch", "shared", "tiles")
 
 
 def synthetic_40x_patches(workdir: Path, tissue_um: float) -> tuple[Path, Path]:
@@ -66,11 +63,9 @@ def synthetic_40x_patches(workdir: Path, tissue_um: float) -> tuple[Path, Path]:
     slide_id = cohort_plan(settings)[0].slide_id
     svs = workdir / f"{slide_id}.svs"
     write_synthetic_slide(settings, slide_id, svs, workdir / "truth.h5")
-    segment_slide(svs, SegmentationSettings.from_mapping({}), None, workdir / "tissue.h5", workdir / "t.png")
     patches = workdir / "patches.h5"
-    patch_slide(
-        svs, workdir / "tissue.h5", PatchingSettings.from_mapping({}), None, patches, workdir / "p.png"
-    )
+    files = SlideWsiFiles(workdir / "tissue.h5", workdir / "t.png", patches, workdir / "p.png")
+    segment_and_patch(svs, SegmentationSettings(), PatchingSettings(), None, files)
     return svs, patches
 
 
@@ -89,17 +84,29 @@ def naive_loop(svs: Path, table: PatchTable) -> None:
     slide.close()
 
 
-def our_reader(svs: Path, table: PatchTable, strategy: str, workers: int) -> dict:
-    """Every patch from our reader, keyed by (scale position, row)."""
+def our_blocks(svs: Path, table: PatchTable, strategy: str, workers: int) -> Iterator[PatchBlock]:
+    """The blocks of our reader as extraction receives them."""
     dataset = PatchPixels(slide_geometry(svs), table, strategy)
-    patches: dict[tuple[int, int], np.ndarray] = {}
-    for block in DataLoader(
+    yield from DataLoader(
         dataset, batch_size=None, num_workers=workers, prefetch_factor=4 if workers else None
-    ):
+    )
+
+
+def read_all(svs: Path, table: PatchTable, strategy: str, workers: int) -> None:
+    """Every patch read and each of its memory pages touched, then let go, as the model's input step
+    would (holding the blocks would keep the reader processes from reusing their buffers)."""
+    for block in our_blocks(svs, table, strategy, workers):
+        block.pixels_rgb.view(-1)[::4096].sum()
+
+
+def our_patches(svs: Path, table: PatchTable, strategy: str) -> dict[tuple[int, int], np.ndarray]:
+    """Every patch from our reader in this process, keyed by (scale position, row)."""
+    patches = {}
+    for block in our_blocks(svs, table, strategy, 0):
         for position, row, pixels in zip(
-            block.scale_positions.tolist(), block.rows.tolist(), block.pixels_rgb, strict=True
+            block.scale_positions.tolist(), block.rows.tolist(), block.pixels_rgb.numpy(), strict=True
         ):
-            patches[(position, row)] = pixels.numpy()
+            patches[(position, row)] = pixels
     return patches
 
 
@@ -118,26 +125,31 @@ def timed(run: Callable[[], object]) -> tuple[float, float]:
 def reader_speeds(svs: Path, table: PatchTable, workers: int, repeats: int) -> dict[str, dict[str, float]]:
     """Patches/s per variant, best of ``repeats`` interleaved runs (the machine is shared and noisy)."""
     variants: dict[str, Callable[[], object]] = {"naive": lambda: naive_loop(svs, table)}
-    for strategy in ("per_patch", "shared"):
+    for strategy in STRATEGIES:
         for n_workers in sorted({0, workers}):
-            variants[f"{strategy}_{n_workers}workers"] = partial(our_reader, svs, table, strategy, n_workers)
+            variants[f"{strategy}_{n_workers}workers"] = partial(read_all, svs, table, strategy, n_workers)
+    variants["decode_floor_1proc"], _ = decode_floor(svs, table)
     best: dict[str, tuple[float, float]] = {}
     for _ in range(repeats):
         for name, run in variants.items():
             wall, cpu = timed(run)
             previous = best.get(name, (math.inf, math.inf))
             best[name] = (min(previous[0], wall), min(previous[1], cpu))
+    floor_wall, floor_cpu = best["decode_floor_1proc"]
     return {
         name: {
             "wall_patches_per_s": round(table.total / wall, 1),
             "patches_per_cpu_s": round(table.total / cpu, 1),
+            f"share_of_{workers}proc_floor": round(floor_wall / (workers * wall), 3),
+            "cpu_share_of_floor": round(floor_cpu / cpu, 3),
         }
         for name, (wall, cpu) in best.items()
     }
 
 
-def decode_floor(svs: Path, table: PatchTable) -> tuple[float, int]:
-    """Seconds to JPEG-decode, once each, the level-0 tiles under all patches; and how many tiles."""
+def decode_floor(svs: Path, table: PatchTable) -> tuple[Callable[[], None], int]:
+    """JPEG decode, once each, of the level-0 tiles under all patches (bytes read beforehand), and how
+    many tiles that is: the floor for any full-quality read of the 20x patches of a 40x slide."""
     with tifffile.TiffFile(svs) as tiff:
         page = tiff.pages[0]
         tile = page.tilewidth
@@ -154,10 +166,13 @@ def decode_floor(svs: Path, table: PatchTable) -> tuple[float, int]:
         for index in sorted(touched):
             handle.seek(page.dataoffsets[index])
             encoded.append((handle.read(page.databytecounts[index]), index))
-        started = time.perf_counter()
+        decode, tables = page.decode, page.jpegtables
+
+    def run() -> None:
         for data, index in encoded:
-            page.decode(data, index, jpegtables=page.jpegtables)
-        return time.perf_counter() - started, len(touched)
+            decode(data, index, jpegtables=tables)
+
+    return run, len(encoded)
 
 
 def psnr_against_reference(svs: Path, table: PatchTable, patches: dict, sample: int = 24) -> dict[int, float]:
@@ -178,6 +193,19 @@ def psnr_against_reference(svs: Path, table: PatchTable, patches: dict, sample: 
             errors.append(np.mean((patches[(position, int(row))].astype(np.float64) - reference) ** 2))
         result[scale.magnification] = round(10 * math.log10(255**2 / max(np.mean(errors), 1e-12)), 2)
     slide.close()
+    return result
+
+
+def psnr_between(table: PatchTable, patches: dict, reference: dict) -> dict[int, float]:
+    """PSNR (dB) per magnification of one reader's patches against another's; inf where identical."""
+    result = {}
+    for position, scale in enumerate(table.scales):
+        errors = [
+            np.mean((patches[(position, row)].astype(np.float64) - reference[(position, row)]) ** 2)
+            for row in range(scale.count)
+        ]
+        mse = float(np.mean(errors)) if errors else 0.0
+        result[scale.magnification] = round(10 * math.log10(255**2 / mse), 2) if mse else math.inf
     return result
 
 
@@ -225,17 +253,17 @@ def main() -> None:
         table = read_patch_table(patches_h5, MAGNIFICATIONS)
         n = table.total
         report: dict[str, object] = {"patches": {s.magnification: s.count for s in table.scales}}
+        report["load_average_before"] = os.getloadavg()
         report["readers"] = reader_speeds(svs, table, args.workers, args.repeats)
-        quality = {
-            strategy: psnr_against_reference(svs, table, our_reader(svs, table, strategy, 0))
-            for strategy in ("per_patch", "shared")
+        report["load_average_after"] = os.getloadavg()
+        report["decode_floor_tiles"] = decode_floor(svs, table)[1]
+        pixels = {strategy: our_patches(svs, table, strategy) for strategy in STRATEGIES}
+        report["psnr_db_vs_float_reference"] = {
+            strategy: psnr_against_reference(svs, table, patches) for strategy, patches in pixels.items()
         }
-        seconds, tiles = decode_floor(svs, table)
-        report["decode_floor_1proc_patches_per_s"] = round(n / seconds, 1)
-        report["decode_floor_tiles"] = tiles
-        report["psnr_db_vs_float_reference"] = quality
+        report["psnr_db_tiles_vs_openslide_shared"] = psnr_between(table, pixels["tiles"], pixels["shared"])
         if not args.skip_model:
-            for strategy in ("shared", "per_patch"):
+            for strategy in ("tiles", "shared"):
                 run = with_model(svs, patches_h5, strategy, args.workers, args.threads, workdir)
                 run["patches_per_s"] = n / run["seconds"]
                 report[f"efficientnet_lite0_cpu_{strategy}"] = {k: round(v, 1) for k, v in run.items()}

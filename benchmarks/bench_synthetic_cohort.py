@@ -15,8 +15,7 @@ from pathlib import Path
 
 from crossfusion_core.synthetic.cohort import SyntheticSettings, cohort_plan
 from crossfusion_core.synthetic.slides import write_synthetic_slide
-from crossfusion_core.wsi.patching import patch_slide
-from crossfusion_core.wsi.segmentation import segment_slide
+from crossfusion_core.wsi.patching import SlideWsiFiles, segment_and_patch
 from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
 
 
@@ -28,10 +27,9 @@ def make(slide_id: str, folder: Path) -> str:
 
 
 def patch(slide_id: str, folder: Path) -> int:
-    slide, mask = folder / f"{slide_id}.svs", folder / f"{slide_id}.mask.h5"
-    segment_slide(slide, SegmentationSettings(), None, mask, folder / f"{slide_id}.mask.png")
-    grids = patch_slide(
-        slide, mask, PatchingSettings(), None, folder / f"{slide_id}.p.h5", folder / f"{slide_id}.png"
+    files = SlideWsiFiles(*(folder / f"{slide_id}.{name}" for name in ("mask.h5", "mask.png", "p.h5", "png")))
+    grids = segment_and_patch(
+        folder / f"{slide_id}.svs", SegmentationSettings(), PatchingSettings(), None, files
     )
     return len(grids.source.coords_level0)
 

@@ -1,19 +1,32 @@
-"""Path patterns and input functions shared by every stage (the only place paths are spelled out)."""
+"""Path patterns and input functions shared by every stage (the only place paths are spelled out).
+
+`RUN` (made in the Snakefile) holds the checked settings and the cohort's slides; rules read values from
+it, never `.get(key, default)` from the raw config, so the settings dataclasses stay the one source of
+defaults. Params still carry the raw config sections: what a user wrote decides what reruns.
+"""
 
 import os
-from functools import cache
 
-from crossfusion_core.cohort import cohort_slide_ids
+import shlex
+
+from crossfusion_core.cohort import SYNTHETIC_SLIDE_SUFFIX
+from crossfusion_core.scales import SCALES
+from crossfusion_core.slide_batches import batch_of, slides_by_batch
+from crossfusion_core.tcga.source import TcgaSource
 
 # Scripts run in their own interpreter (a conda env, a SLURM job): make the core importable there too.
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
 
-COHORT = config["cohort"]
+COHORT = RUN.cohort_name
 RESULTS = f"results/{COHORT}"
-SCALES = [5, 10, 20]
-FOLDS = list(range(config["training"]["n_folds"]))
-MODELS = config["training"]["models"]
-BACKBONES = config["features"]["backbones"]
+FOLDS = list(range(RUN.training.n_folds))
+MODELS = list(RUN.training.models)
+BACKBONES = list(RUN.features.backbones)
+SLIDE_IDS = RUN.slide_ids
+SYNTHETIC_SLIDE = f"results/{{cohort}}/slides/{{slide}}{SYNTHETIC_SLIDE_SUFFIX}"
+SLIDE_BATCHES = slides_by_batch(SLIDE_IDS, RUN.slide_settings.batches)
+BATCH_OF_SLIDE = {slide: batch for batch, slides in SLIDE_BATCHES.items() for slide in slides}
+PUBLISH_SLIDE = shlex.quote(os.path.join(workflow.basedir, "workflow_scripts", "publish_slide.sh"))
 
 
 wildcard_constraints:
@@ -22,71 +35,124 @@ wildcard_constraints:
     backbone=r"[a-z0-9_]+",
     model=r"[a-z0-9_]+",
     fold=r"\d+",
-    mag=r"5|10|20",
+    batch=r"b\d+",
 
 
-@cache
 def slide_ids():
-    """Slide ids of the cohort, from the config alone (no slide is opened while the DAG is built)."""
-    return cohort_slide_ids(config["source"], config.get("synthetic", {}), config["slides"]["exclude"])
+    """Slide ids of the cohort, exclusions applied (no slide is opened while the DAG is built)."""
+    return SLIDE_IDS
 
 
 def slide_file(slide_id):
-    """Where a slide lives for this cohort's source."""
-    if config["source"]["kind"] == "synthetic":
-        return f"{RESULTS}/slides/{slide_id}.svs"
-    return f"{config['source']['data_dir']}/{slide_id}.svs"
+    """Where a slide lives: the source's own mapping (synthetic plan, GDC manifest, slide sheet)."""
+    return RUN.slide_file(slide_id)
+
+
+def config_excluded_slides():
+    """Slide id -> patient of each slide in `slides.exclude` (None where only the clinical job knows it)."""
+    return {slide.slide_id: slide.case_id for slide in RUN.excluded_slides}
+
+
+def downloaded_slide_pattern():
+    """Where a TCGA slide is downloaded to (the source's data folder and GDC file name)."""
+    return TcgaSource.from_mapping(config["source"]).slide_file_pattern
 
 
 def slide_path(wildcards):
-    return slide_file(wildcards.slide)
+    return RUN.slide_file(wildcards.slide)
 
 
 def mpp_override(wildcards):
-    """The configured level-0 mpp of this slide, or None to trust its header."""
-    return config["slides"]["mpp_override"].get(wildcards.slide)
+    """The level-0 mpp of this slide from `slides.mpp_override` or the slide sheet, or None for its header."""
+    return RUN.mpp_override(wildcards.slide)
 
 
-def feature_files_at(mag):
-    """Input function: one magnification's feature files of every slide, for one backbone."""
+def batch_slides(wildcards):
+    """The slide ids of one batch (see crossfusion_core/slide_batches.py), in the cohort's order."""
+    return SLIDE_BATCHES[wildcards.batch]
+
+
+def batch_slide_files(wildcards):
+    return [RUN.slide_file(slide) for slide in SLIDE_BATCHES[wildcards.batch]]
+
+
+def batch_patch_files(wildcards):
+    return [f"{RESULTS}/patches/{slide}.h5" for slide in SLIDE_BATCHES[wildcards.batch]]
+
+
+def batch_mpp_overrides(wildcards):
+    """Slide id -> level-0 mpp override (or None) of one batch: editing one slide's reruns its batch."""
+    return {slide: RUN.mpp_override(slide) for slide in SLIDE_BATCHES[wildcards.batch]}
+
+
+def slide_batch_folder(stage):
+    """Input function of a per-slide job: the folder that its slide's batch job of ``stage`` wrote
+    (``stage`` is a path below results/{cohort}/batches/ and may name the {backbone} wildcard)."""
+
+    def folder(wildcards):
+        stage_folder = stage.format(**dict(wildcards.items()))
+        return f"{RESULTS}/batches/{stage_folder}/{BATCH_OF_SLIDE[wildcards.slide]}"
+
+    return folder
+
+
+def batch_file_names(outputs):
+    """Output name -> its file name in a slide's folder of the batch: the name and the output's suffix."""
+    return {name: name + os.path.splitext(path)[1] for name, path in outputs.items()}
+
+
+def publish_command(outputs):
+    """Shell command of a per-slide job: its log and files from its folder in the batch's output,
+    as hard links (workflow_scripts/publish_slide.sh)."""
+    files = " ".join(f"{file}={{output.{name}:q}}" for name, file in batch_file_names(outputs).items())
+    return f"bash {PUBLISH_SLIDE} {{input.batch:q}}/{{wildcards.slide:q}} {{log:q}} {files}"
+
+
+def feature_files_at(scale):
+    """Input function: one scale's feature files of every slide, for one backbone."""
     return lambda wildcards: expand(
-        "{results}/features/{backbone}/x{mag}/{slide}.h5",
+        "{results}/features/{backbone}/{group}/{slide}.h5",
         results=RESULTS,
         backbone=wildcards.backbone,
-        mag=mag,
-        slide=slide_ids(),
+        group=scale.group,
+        slide=SLIDE_IDS,
     )
 
 
 def feature_dirs(wildcards):
     """Magnification -> folder of one backbone's feature files."""
-    return {mag: f"{RESULTS}/features/{wildcards.backbone}/x{mag}" for mag in SCALES}
+    folder = f"{RESULTS}/features/{wildcards.backbone}"
+    return {scale.magnification: f"{folder}/{scale.group}" for scale in SCALES}
 
 
-def model_options(model):
-    """The options of one model (only these reach its jobs, so other models' edits rerun nothing)."""
-    return config["training"].get("model_options", {}).get(model, {})
+TRAINING_JOB_SECTION = {
+    key: value for key, value in config["training"].items() if key not in ("models", "model_options")
+}
+"""What every train job depends on: the training section without the model list and options, so
+adding a model or editing another model's options reruns no other model's jobs."""
 
 
-def training_params(wildcards):
-    """The training section as one model's jobs see it: without the model list and others' options."""
-    section = {k: v for k, v in config["training"].items() if k not in ("models", "model_options")}
-    return {**section, "model_options": model_options(wildcards.model)}
+def model_options(wildcards):
+    """The options of one model (only these reach its jobs)."""
+    return dict(RUN.training.model_options.get(wildcards.model, {}))
 
 
-def fold_predictions(wildcards):
-    return expand(
-        "{results}/{model}/{backbone}/fold_{fold}/predictions.csv",
+def fold_files(name):
+    """Input function: file ``name`` of every fold of one model x backbone (predictions.csv, model.pt...)."""
+    return lambda wildcards: expand(
+        "{results}/{model}/{backbone}/fold_{fold}/{name}",
         results=RESULTS,
         model=wildcards.model,
         backbone=wildcards.backbone,
         fold=FOLDS,
+        name=name,
     )
+
 
 
 def true_risk_table():
     """The synthetic cohort's planted risk (for the oracle C-index), or nothing for real cohorts."""
-    return [f"{RESULTS}/clinical/true_risk.csv"] if config["source"]["kind"] == "synthetic" else []
+    return [f"{RESULTS}/clinical/true_risk.csv"] if RUN.source_kind == "synthetic" else []
 
 
 def model_backbone_targets(pattern):
@@ -98,13 +164,13 @@ def all_targets():
     per_slide = expand(
         ["{results}/qc/tissue/{slide}.png", "{results}/qc/patches/{slide}.png"],
         results=RESULTS,
-        slide=slide_ids(),
+        slide=SLIDE_IDS,
     )
     return per_slide + [f"{RESULTS}/report.html"]
 
 
 FEATURE_OUTPUTS = {
-    f"x{mag}": f"results/{{cohort}}/features/{{backbone}}/x{mag}/{{slide}}.h5" for mag in SCALES
+    scale.group: f"results/{{cohort}}/features/{{backbone}}/{scale.group}/{{slide}}.h5" for scale in SCALES
 }
 
 
@@ -114,18 +180,26 @@ def extraction_params(wildcards):
     Batch size, reader count and device only change speed, so they are resources: editing them (or the
     list of other backbones) reruns nothing.
     """
-    section = config["features"]
-    weights = section.get("weights", {})
+    features = RUN.features
+    weights = features.weights.get(wildcards.backbone)
     return {
-        **{key: section[key] for key in ("precision", "read_strategy", "read_retries") if key in section},
-        "weights": {wildcards.backbone: weights[wildcards.backbone]} if wildcards.backbone in weights else {},
+        "precision": features.precision,
+        "read_strategy": features.read_strategy,
+        "read_retries": features.read_retries,
+        "weights": {wildcards.backbone: str(weights)} if weights else {},
     }
 
 
 def report_inputs(wildcards):
     """Every file that carries a report() flag, so the report is rebuilt when any of them changes."""
     per_run = model_backbone_targets("{results}/{model}/{backbone}/training_curves.png")
-    per_run += model_backbone_targets("{results}/{model}/{backbone}/km.png")
+    per_run += expand(
+        "{results}/{model}/{backbone}/km.{ext}",
+        results=RESULTS,
+        model=MODELS,
+        backbone=BACKBONES,
+        ext=RUN.km.formats,
+    )
     per_fold = expand(
         "{results}/{model}/{backbone}/fold_{fold}/heatmaps/{which}.png",
         results=RESULTS,
@@ -137,6 +211,6 @@ def report_inputs(wildcards):
     qc = expand(
         ["{results}/qc/tissue/{slide}.png", "{results}/qc/patches/{slide}.png"],
         results=RESULTS,
-        slide=slide_ids(),
+        slide=SLIDE_IDS,
     )
-    return [f"{RESULTS}/summary/comparison.md", *per_run, *per_fold, *qc]
+    return [f"{RESULTS}/summary/comparison.md", *per_run, *per_fold, *qc, f"{RESULTS}/qc/excluded.html"]

@@ -4,8 +4,8 @@
 rule evaluate:
     """Harrell's and Uno's C-index, time-dependent AUC and IBS per fold, mean and pooled."""
     input:
-        predictions=fold_predictions,
-        checkpoints=lambda w: [path.replace("predictions.csv", "model.pt") for path in fold_predictions(w)],
+        predictions=fold_files("predictions.csv"),
+        checkpoints=fold_files("model.pt"),
         true_risk=true_risk_table(),
     output:
         metrics="results/{cohort}/{model}/{backbone}/metrics.csv",
@@ -34,7 +34,7 @@ rule summarize:
         ),
     params:
         runs=[[m, b] for m in MODELS for b in BACKBONES],
-        protocol=config["training"]["protocol"],
+        protocol=RUN.training.selection_label,
     log:
         "results/{cohort}/logs/summarize.log",
     conda:

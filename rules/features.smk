@@ -1,6 +1,11 @@
-"""Patch features at 5x, 10x and 20x, one job per slide and backbone (or imported from CLAM/TRIDENT)."""
+"""Patch features at 5x, 10x and 20x per backbone (or imported from CLAM/TRIDENT).
 
-if config["features"].get("external"):
+Extraction runs one job per backbone and batch of slides (`slides.batches`), so each job starts Python,
+imports torch and loads the model once; a small local job per slide then takes its three files from the
+batch's folder (see rules/common.smk).
+"""
+
+if RUN.features.external is not None:
 
     rule import_features:
         """Features a user already extracted with CLAM or TRIDENT, checked and laid out as ours."""
@@ -20,34 +25,53 @@ if config["features"].get("external"):
 else:
 
     rule extract_features:
-        """Patch features of one slide at 5x, 10x and 20x with one backbone."""
+        """Patch features at 5x, 10x and 20x of a batch of slides with one backbone (one model load)."""
         input:
-            slide=slide_path,
-            patches="results/{cohort}/patches/{slide}.h5",
+            slides=batch_slide_files,
+            patches=batch_patch_files,
         output:
-            **FEATURE_OUTPUTS,
+            temp(directory("results/{cohort}/batches/extract_features/{backbone}/{batch}")),
         params:
             extraction=extraction_params,
-            mpp_override=mpp_override,
-        threads: 2
+            slides=batch_slides,
+            mpp_overrides=batch_mpp_overrides,
+            files=batch_file_names(FEATURE_OUTPUTS),
+        # One torch thread per job: on a CPU, batch jobs side by side use the cores better than the
+        # threads of one job waiting on each other (the more so on a shared machine). A profile's
+        # set-threads raises it; the reader processes are features.num_workers.
+        threads: 1
         resources:
             mem_mb=8000,
-            gpu=lambda w: 1 if config["features"].get("device") == "cuda" else 0,
-            batch_size=config["features"].get("batch_size", 64),
-            num_workers=config["features"].get("num_workers", 2),
-            device=config["features"].get("device", "auto"),
+            gpu=1 if RUN.features.resources.device == "cuda" else 0,
+            batch_size=RUN.features.resources.batch_size,
+            num_workers=RUN.features.resources.num_workers,
+            device=RUN.features.resources.device,
         log:
-            "results/{cohort}/logs/extract_features/{backbone}/{slide}.log",
+            "results/{cohort}/logs/extract_features/{backbone}/{batch}.log",
         conda:
             "../envs/torch.yaml"
         script:
             "../workflow_scripts/extract_features.py"
 
+    rule slide_features:
+        """One slide's feature files at 5x, 10x and 20x for one backbone, from its batch's folder."""
+        input:
+            batch=slide_batch_folder("extract_features/{backbone}"),
+        output:
+            **FEATURE_OUTPUTS,
+        log:
+            "results/{cohort}/logs/slide_features/{backbone}/{slide}.log",
+        localrule: True
+        conda:
+            "../envs/torch.yaml"
+        shell:
+            publish_command(FEATURE_OUTPUTS)
+
 
 rule feature_index:
     """Bag sizes of every slide for one backbone: training's one input instead of 3 files per slide."""
     input:
-        **{f"x{mag}": feature_files_at(mag) for mag in SCALES},
+        **{scale.group: feature_files_at(scale) for scale in SCALES},
     output:
         "results/{cohort}/features/{backbone}/index.csv",
     log:

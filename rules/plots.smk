@@ -2,12 +2,14 @@
 
 
 rule km_plot:
-    """Kaplan-Meier curves of pooled out-of-fold risk groups with the log-rank test."""
+    """Kaplan-Meier curves of out-of-fold risk groups (cut per fold) with the log-rank test."""
     input:
-        predictions=fold_predictions,
+        predictions=fold_files("predictions.csv"),
+        training_risks=fold_files("training_risks.csv"),
     output:
-        report(
-            expand("results/{{cohort}}/{{model}}/{{backbone}}/km.{ext}", ext=config["km"]["formats"]),
+        summary="results/{cohort}/{model}/{backbone}/km.json",
+        figures=report(
+            expand("results/{{cohort}}/{{model}}/{{backbone}}/km.{ext}", ext=RUN.km.formats),
             caption="../report/km.rst",
             category="Results",
             subcategory="Kaplan-Meier",

@@ -1,17 +1,42 @@
 """Patient-level folds and per-fold training of each model on each backbone's features."""
 
 
+rule excluded_patients:
+    """Patients with no slide that gives patches at every scale (or every slide excluded): left out, listed."""
+    input:
+        survival="results/{cohort}/clinical/survival.csv",
+        tissue=expand("results/{{cohort}}/tissue/{slide}.h5", slide=SLIDE_IDS),
+        patches=expand("results/{{cohort}}/patches/{slide}.h5", slide=SLIDE_IDS),
+    output:
+        table="results/{cohort}/qc/excluded.csv",
+        page=report(
+            "results/{cohort}/qc/excluded.html",
+            caption="../report/excluded.rst",
+            category="Quality control",
+            subcategory="Left-out patients",
+        ),
+    params:
+        config_excluded=config_excluded_slides(),
+    log:
+        "results/{cohort}/logs/excluded_patients.log",
+    conda:
+        "../envs/wsi.yaml"
+    script:
+        "../workflow_scripts/excluded_patients.py"
+
+
 rule splits:
     """Train/held-out patients of every fold: the study's own files, or stratified folds from a seed."""
     input:
         survival="results/{cohort}/clinical/survival.csv",
+        excluded="results/{cohort}/qc/excluded.csv",
     output:
         expand("results/{{cohort}}/splits/splits_{fold}.csv", fold=FOLDS),
     params:
-        n_folds=config["training"]["n_folds"],
-        n_bins=config["training"]["n_bins"],
-        seed=config["training"]["split_seed"],
-        reference_dir=config["source"].get("splits_dir"),
+        n_folds=RUN.training.n_folds,
+        n_bins=RUN.training.n_bins,
+        seed=RUN.training.split_seed,
+        reference_dir=RUN.splits_dir,
     log:
         "results/{cohort}/logs/splits.log",
     conda:
@@ -30,13 +55,15 @@ rule train:
         checkpoint="results/{cohort}/{model}/{backbone}/fold_{fold}/model.pt",
         epochs="results/{cohort}/{model}/{backbone}/fold_{fold}/epochs.csv",
         predictions="results/{cohort}/{model}/{backbone}/fold_{fold}/predictions.csv",
+        training_risks="results/{cohort}/{model}/{backbone}/fold_{fold}/training_risks.csv",
     params:
-        training=training_params,
+        training=TRAINING_JOB_SECTION,
+        model_options=model_options,
         feature_dirs=feature_dirs,
     threads: 2
     resources:
         mem_mb=8000,
-        gpu=lambda w: 1 if config["training"].get("device") == "cuda" else 0,
+        gpu=1 if RUN.training.device == "cuda" else 0,
     log:
         "results/{cohort}/logs/train/{model}/{backbone}/fold_{fold}.log",
     conda:

@@ -70,6 +70,18 @@ def slurm_job_ids(log_text: str) -> list[str]:
     return SUBMITTED_JOB.findall(log_text)
 
 
+SYNTHETIC_FEATURE_STAGES = (
+    "synthetic_slides",
+    "synthetic_slide",
+    "synthetic_clinical",
+    "segment_and_patch",
+    "slide_patches",
+    "extract_features",
+    "slide_features",
+    "feature_index",
+)
+"""The rules of a synthetic run up to the feature index, in pipeline order (what training reads)."""
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "Snakefile"
 TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"

@@ -1,24 +1,25 @@
-"""Snakemake script: 5x, 10x and 20x patch features of one slide with one backbone."""
+"""Snakemake script: 5x, 10x and 20x patch features of a batch of slides with one backbone."""
 
-from crossfusion_core.features.extract import extract_slide_features
-from crossfusion_core.features.settings import FeatureSettings
+from pathlib import Path
+
+from crossfusion_core.features.extract import SlideToFeaturise, extract_batch_features
+from crossfusion_core.features.settings import RESOURCE_KEYS, ExtractionResources, FeatureSettings
 from crossfusion_core.logs import job_logging
 
 with job_logging(snakemake.log[0]):
-    speed = snakemake.resources
-    extract_slide_features(
-        snakemake.input.slide,
-        snakemake.input.patches,
+    extract_batch_features(
+        {
+            slide: SlideToFeaturise(Path(path), Path(patches), snakemake.params.mpp_overrides[slide])
+            for slide, path, patches in zip(
+                snakemake.params.slides, snakemake.input.slides, snakemake.input.patches, strict=True
+            )
+        },
         snakemake.wildcards.backbone,
-        FeatureSettings.from_mapping(
-            {
-                **snakemake.params.extraction,
-                "batch_size": speed.batch_size,
-                "num_workers": speed.num_workers,
-                "device": speed.device,
-            }
-        ),
-        snakemake.params.mpp_override,
-        {mag: snakemake.output[f"x{mag}"] for mag in (5, 10, 20)},
+        FeatureSettings.from_mapping(snakemake.params.extraction),
+        snakemake.output[0],
+        snakemake.params.files,
         threads=snakemake.threads,
+        resources=ExtractionResources.from_mapping(
+            {key: getattr(snakemake.resources, key) for key in RESOURCE_KEYS}
+        ),
     )

@@ -4,6 +4,7 @@ from crossfusion_core.features.backbones import BACKBONES
 from crossfusion_core.features.external import import_external_features
 from crossfusion_core.features.settings import ExternalFeatures
 from crossfusion_core.logs import job_logging
+from crossfusion_core.scales import SCALES
 
 with job_logging(snakemake.log[0]):
     backbone = BACKBONES.get(snakemake.wildcards.backbone)
@@ -12,5 +13,5 @@ with job_logging(snakemake.log[0]):
         ExternalFeatures.from_mapping(snakemake.params.external),
         snakemake.input.patches,
         backbone.dim if backbone else None,
-        {mag: snakemake.output[f"x{mag}"] for mag in (5, 10, 20)},
+        {scale.magnification: snakemake.output[scale.group] for scale in SCALES},
     )

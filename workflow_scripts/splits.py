@@ -11,4 +11,5 @@ with job_logging(snakemake.log[0]):
         list(snakemake.output),
         reference_dir=snakemake.params.reference_dir,
         n_bins=snakemake.params.n_bins,
+        excluded_csv=snakemake.input.excluded,
     )

@@ -9,7 +9,7 @@ from crossfusion_core.synthetic.settings import SyntheticSettings
 with job_logging(snakemake.log[0]):
     write_synthetic_clinical(
         SyntheticSettings.from_mapping(snakemake.params.synthetic),
-        {Path(path).stem: Path(path) for path in snakemake.input.slides},
+        dict(zip(snakemake.params.slide_ids, map(Path, snakemake.input.slides), strict=True)),
         snakemake.output.survival,
         snakemake.output.true_risk,
         snakemake.output.manifest,

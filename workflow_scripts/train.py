@@ -7,11 +7,10 @@ from crossfusion_core.training.fold import train_fold
 from crossfusion_core.training.settings import TrainingSettings
 
 with job_logging(snakemake.log[0]):
-    params = snakemake.params.training
     train_fold(
-        TrainingSettings.from_mapping({k: v for k, v in params.items() if k != "model_options"}),
+        TrainingSettings.from_mapping(snakemake.params.training),
         snakemake.wildcards.model,
-        params["model_options"],
+        snakemake.params.model_options,
         Path(snakemake.input.survival),
         Path(snakemake.input.split),
         {int(mag): Path(folder) for mag, folder in snakemake.params.feature_dirs.items()},

@@ -3,7 +3,9 @@
 A patient with several slides gets one bag per scale: the rows of its slides' ``features`` datasets
 concatenated in slide order (the order of the survival table), because labels and predictions are per
 patient. ``parent_index`` is not carried over: the models take the three bags only. A slide whose file
-has zero patches (no tissue found) is skipped with a warning; a patient left with no slide is an error.
+has zero patches at some scale (no tissue found) is skipped with a warning. Patients with no usable slide
+at all never get here: :mod:`crossfusion_core.data.exclusions` leaves them out before the folds are made,
+so meeting one is an error (folds made from other features than the ones read).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ import torch
 from torch.utils.data import Dataset
 
 from crossfusion_core.errors import FeatureMismatchError, PipelineInputError
+from crossfusion_core.scales import MAGNIFICATIONS
 
 LOGGER = logging.getLogger(__name__)
-MAGNIFICATIONS = (5, 10, 20)
 BYTES_PER_VALUE = 4
 """Features are float32."""
 
@@ -121,8 +123,9 @@ def patient_bags(
         if not slides:
             raise PipelineInputError(
                 None,
-                f"patient {row.case_id} has no slide with tissue patches ({', '.join(row.slide_ids)})",
-                "check its tissue masks, or drop the patient from the splits",
+                f"patient {row.case_id} has no slide with tissue patches ({', '.join(row.slide_ids)}) "
+                "but is in the folds",
+                "make the folds from these features: rerun the `excluded_patients` and `splits` steps",
             )
         bags.append(
             PatientBag(

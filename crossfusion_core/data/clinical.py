@@ -1,8 +1,11 @@
 """The survival table: one row per slide on disk, one row per patient for labels.
 
 The table follows the original study's layout (``case_id, slide_id, survival_months, censorship``,
-``slide_id`` with its ``.svs`` suffix, ``censorship`` 1 = censored). Labels, splits and predictions are
-per patient, so :func:`patient_table` folds the slides of a patient into one row.
+``censorship`` 1 = censored). Its ``slide_id`` is the pipeline's slide id, except that the study's TCGA
+tables (and the synthetic ones, written alike) name each slide by its SVS file: :func:`slide_stem` drops
+that suffix. A local cohort's slide ids never carry one (its sheet refuses ids that look like file
+names). Labels, splits and predictions are per patient, so :func:`patient_table` folds the slides of a
+patient into one row.
 
 About TCGA-COAD: its table (and its split files) use a slide-like string as ``case_id``
 (``TCGA-A6-2683-01Z-00-DX1.<uuid>``). The split files name those same strings, so they are kept as they
@@ -20,7 +23,8 @@ import pandas as pd
 from crossfusion_core.errors import PipelineInputError
 
 REQUIRED_COLUMNS = ("case_id", "slide_id", "survival_months", "censorship")
-SLIDE_SUFFIX = ".svs"
+STUDY_SLIDE_SUFFIX = ".svs"
+"""The file suffix in the ``slide_id`` of the study's tables (never part of a pipeline slide id)."""
 MAX_NAMED = 10
 """At most this many offending patients are listed in an error message."""
 
@@ -33,8 +37,8 @@ def named_ids(case_ids: pd.Series | list[str]) -> str:
 
 
 def slide_stem(slide_id: str) -> str:
-    """The slide id without ``.svs``: the name of its feature, patch and tissue files."""
-    return slide_id[: -len(SLIDE_SUFFIX)] if slide_id.endswith(SLIDE_SUFFIX) else slide_id
+    """The pipeline's slide id of a table's ``slide_id``: the name of its feature, patch and tissue files."""
+    return slide_id.removesuffix(STUDY_SLIDE_SUFFIX)
 
 
 def load_survival_table(path: str | Path) -> pd.DataFrame:

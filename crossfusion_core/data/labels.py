@@ -17,20 +17,20 @@ from crossfusion_core.errors import PipelineInputError
 EDGE_MARGIN_MONTHS = 1e-6
 
 
-def time_bin_edges(patients: pd.DataFrame, n_bins: int = 4) -> np.ndarray:
-    """``n_bins + 1`` increasing edges in months from a one-row-per-patient table.
+def time_bin_edges(items: pd.DataFrame, n_bins: int = 4) -> np.ndarray:
+    """``n_bins + 1`` increasing edges in months from a table with one row per training item.
 
-    ``patients`` needs ``survival_months`` and ``censorship`` (1 = censored). Raises
-    :class:`PipelineInputError` when there are too few distinct event times to make ``n_bins`` bins.
+    Items are patients (``data.clinical.patient_table``), or slides when training treats each slide as
+    an item, as the original study does (a patient with two slides then counts twice). ``items`` needs
+    ``survival_months`` and ``censorship`` (1 = censored). Raises :class:`PipelineInputError` when there
+    are too few distinct event times to make ``n_bins`` bins.
     """
-    if patients["case_id"].duplicated().any():
-        raise ValueError("time_bin_edges needs one row per patient; use data.clinical.patient_table")
-    times = patients["survival_months"].to_numpy(dtype=float)
-    event_times = times[patients["censorship"].to_numpy() == 0]
+    times = items["survival_months"].to_numpy(dtype=float)
+    event_times = times[items["censorship"].to_numpy() == 0]
     if event_times.size < n_bins:
         raise PipelineInputError(
             None,
-            f"only {event_times.size} patient(s) with an observed death, too few for {n_bins} time bins",
+            f"only {event_times.size} item(s) with an observed death, too few for {n_bins} time bins",
             "lower training.n_bins or use a larger cohort",
         )
     edges = np.quantile(event_times, np.linspace(0.0, 1.0, n_bins + 1))

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
 from crossfusion_core.data.clinical import load_patients, named_ids
+from crossfusion_core.data.exclusions import read_excluded_cases
 from crossfusion_core.data.labels import label_bins, time_bin_edges
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import write_csv
@@ -73,7 +74,11 @@ def stratified_folds(patients: pd.DataFrame, n_folds: int, seed: int, n_bins: in
     the C-index of small cohorts is sensitive to.
     """
     if len(patients) < n_folds:
-        raise PipelineInputError(None, f"{len(patients)} patient(s) cannot make {n_folds} folds")
+        raise PipelineInputError(
+            None,
+            f"{len(patients)} patient(s) with a usable slide cannot make {n_folds} folds",
+            "lower training.n_folds",
+        )
     strata = stratum_labels(patients, n_bins)
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     case_ids = patients["case_id"].to_numpy()
@@ -96,43 +101,58 @@ def write_fold_splits(
     out_paths: Sequence[str | Path],
     reference_dir: str | Path | None = None,
     n_bins: int = 4,
+    excluded_csv: str | Path | None = None,
 ) -> None:
     """Write ``splits_{k}.csv`` for k = 0 .. n_folds - 1 to ``out_paths`` (in fold order).
 
-    With ``reference_dir`` the study's own files ``reference_dir/splits_{k}.csv`` are checked (readable,
-    no patient on both sides) and copied in the same format, less patients the survival table lacks;
-    otherwise folds are drawn from ``seed`` by :func:`stratified_folds`.
+    Patients listed in ``excluded_csv`` (``qc/excluded.csv``: no usable slide) are in no fold. With
+    ``reference_dir`` the study's own files ``reference_dir/splits_{k}.csv`` are checked (readable,
+    no patient on both sides) and copied in the same format, less those patients and the ones the
+    survival table lacks; otherwise folds are drawn from ``seed`` by :func:`stratified_folds` over the
+    usable patients, so that every fold is balanced on the patients actually trained and scored.
     """
     if len(out_paths) != n_folds:
         raise ValueError(f"{len(out_paths)} output paths for {n_folds} folds")
     patients = load_patients(survival_csv)
+    left_out = read_excluded_cases(excluded_csv) if excluded_csv is not None else frozenset()
+    usable = patients[~patients["case_id"].isin(left_out)]
+    if left_out:
+        LOGGER.warning(
+            "%d patient(s) without a usable slide are in no fold (see %s): %s",
+            len(left_out),
+            excluded_csv,
+            named_ids(list(left_out)),
+        )
     if reference_dir is None:
-        folds = stratified_folds(patients, n_folds, seed, n_bins)
+        folds = stratified_folds(usable, n_folds, seed, n_bins)
     else:
         paths = [Path(reference_dir) / f"splits_{k}.csv" for k in range(n_folds)]
         known = set(patients["case_id"])
-        folds = [_without_unknown(path, read_fold_split(path), known) for path in paths]
+        folds = [_without_unknown(path, read_fold_split(path), known, left_out) for path in paths]
     for out_path, fold in zip(out_paths, folds, strict=True):
         write_csv(out_path, split_frame(fold), index=True)
 
 
-def _without_unknown(path: Path, fold: FoldSplit, known: set[str]) -> FoldSplit:
-    """Drop, with a warning, patients the survival table lacks (the study's own code skipped them too).
+def _without_unknown(path: Path, fold: FoldSplit, known: set[str], left_out: frozenset[str]) -> FoldSplit:
+    """Drop, with a warning, patients the survival table lacks (the study's own code skipped them too)
+    and, silently (the caller has warned), those left out for want of a usable slide.
 
     TCGA-LUAD's study splits name 9 patients that its clinical table does not have; they can be neither
     trained on nor scored.
     """
-    unknown = set(fold.train + fold.val) - known
-    if not unknown:
-        return fold
-    LOGGER.warning(
-        "%s: dropping patient(s) absent from the survival table: %s", path, named_ids(list(unknown))
-    )
+    unknown = set(fold.train + fold.val) - known - left_out
+    if unknown:
+        LOGGER.warning(
+            "%s: dropping patient(s) absent from the survival table: %s", path, named_ids(list(unknown))
+        )
+    usable = known - left_out
     kept = FoldSplit(
-        train=tuple(c for c in fold.train if c in known), val=tuple(c for c in fold.val if c in known)
+        train=tuple(c for c in fold.train if c in usable), val=tuple(c for c in fold.val if c in usable)
     )
     if not kept.train or not kept.val:
         raise PipelineInputError(
-            path, "no patient of this fold is in the survival table", "use files of the same cohort"
+            path,
+            "no patient of this fold's train or val side is in the survival table with a usable slide",
+            "use files of the same cohort, and check the left-out patients in qc/excluded.csv",
         )
     return kept

@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.evaluation.predictions import hazard_columns, pooled_predictions
@@ -27,6 +26,7 @@ from crossfusion_core.evaluation.survival_metrics import (
     uno_cindex,
 )
 from crossfusion_core.io import write_csv, write_json
+from crossfusion_core.models.checkpoint import read_checkpoint_info
 
 FOLD_METRICS = ("harrell_cindex", "uno_cindex", "mean_auc", "integrated_brier_score", "oracle_cindex")
 STD_DEFINITION = "sample standard deviation over folds (ddof=1)"
@@ -52,11 +52,7 @@ def attempt(compute: Callable[[], float]) -> tuple[float, str]:
 
 def bin_edges_from_checkpoint(path: str | Path) -> np.ndarray | None:
     """The time-bin edges (months) stored with a fold's model, or None when the checkpoint lacks them."""
-    path = Path(path)
-    if not path.is_file():
-        raise PipelineInputError(path, "checkpoint does not exist", "run the training of this fold")
-    checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    edges = checkpoint.get("bin_edges")
+    edges = read_checkpoint_info(path).bin_edges
     return None if edges is None else np.asarray(edges, dtype=float)
 
 

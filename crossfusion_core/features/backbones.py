@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from crossfusion_core.errors import MissingWeightsError, PipelineInputError
-from crossfusion_core.features import weights as weight_files
+
+if TYPE_CHECKING:
+    from torch import nn
+
+# torch is imported by the architectures and `load_backbone` only: the workflow checks backbone names
+# against this registry while it builds its DAG, where importing torch would cost seconds.
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -56,53 +59,6 @@ class BackboneSpec:
     shipped_weights: Callable[[], Path] | None = None
 
 
-class TimmPooled(nn.Module):
-    """A timm model built with ``num_classes=0``: its forward already returns pooled features."""
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class ClassAndMeanPatchTokens(TimmPooled):
-    """Virchow's embedding: class token concatenated with the mean of the patch tokens.
-
-    ``n_prefix_tokens`` (class + register tokens) are skipped before averaging, as the model card does.
-    """
-
-    def __init__(self, net: nn.Module, n_prefix_tokens: int) -> None:
-        super().__init__(net)
-        self.n_prefix_tokens = n_prefix_tokens
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tokens = self.net(x)
-        return torch.cat([tokens[:, 0], tokens[:, self.n_prefix_tokens :].mean(1)], dim=-1)
-
-
-class SpatialMean(TimmPooled):
-    """A truncated CNN (timm ``features_only``) followed by global average pooling, as CLAM does."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)[-1].mean(dim=(2, 3))
-
-
-class EfficientNetPooled(TimmPooled):
-    """EfficientNet-Lite's pooled penultimate activations (1280-d), skipping the classifier."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(x).mean(dim=(2, 3))
-
-
-class ConchImageEncoder(TimmPooled):
-    """CONCH v1's image tower without the contrastive projection, as TRIDENT's ``conch_v1``."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.encode_image(x, proj_contrast=False, normalize=False)
-
-
 def _timm(arch: str, **kwargs: object) -> nn.Module:
     import timm
 
@@ -111,6 +67,8 @@ def _timm(arch: str, **kwargs: object) -> nn.Module:
 
 def _efficientnet_lite0() -> nn.Module:
     from efficientnet_lite_pytorch import EfficientNet
+
+    from crossfusion_core.features.encoders import EfficientNetPooled
 
     return EfficientNetPooled(EfficientNet.from_name("efficientnet-lite0"))
 
@@ -122,10 +80,14 @@ def _efficientnet_lite0_weights() -> Path:
 
 
 def _resnet50_trunc() -> nn.Module:
+    from crossfusion_core.features.encoders import SpatialMean
+
     return SpatialMean(_timm("resnet50", features_only=True, out_indices=[3]))
 
 
 def _uni() -> nn.Module:
+    from crossfusion_core.features.encoders import TimmPooled
+
     return TimmPooled(
         _timm(
             "vit_large_patch16_224",
@@ -140,6 +102,9 @@ def _uni() -> nn.Module:
 
 def _uni2_h() -> nn.Module:
     import timm
+    from torch import nn
+
+    from crossfusion_core.features.encoders import TimmPooled
 
     return TimmPooled(
         _timm(
@@ -163,6 +128,9 @@ def _uni2_h() -> nn.Module:
 
 def _virchow2() -> nn.Module:
     import timm
+    from torch import nn
+
+    from crossfusion_core.features.encoders import ClassAndMeanPatchTokens
 
     net = _timm(
         "vit_huge_patch14_224",
@@ -180,6 +148,8 @@ def _virchow2() -> nn.Module:
 
 
 def _gigapath() -> nn.Module:
+    from crossfusion_core.features.encoders import TimmPooled
+
     return TimmPooled(
         _timm(
             "vit_giant_patch14_dinov2",
@@ -197,6 +167,8 @@ def _gigapath() -> nn.Module:
 
 
 def _h_optimus_0() -> nn.Module:
+    from crossfusion_core.features.encoders import TimmPooled
+
     return TimmPooled(
         _timm(
             "vit_giant_patch14_reg4_dinov2",
@@ -217,6 +189,8 @@ def _conch_v1() -> nn.Module:
             "backbone conch_v1 needs the `conch` package, which is not on PyPI. Install it with "
             "`pip install git+https://github.com/Mahmoodlab/CONCH.git` into the pipeline's environment"
         ) from exc
+    from crossfusion_core.features.encoders import ConchImageEncoder
+
     return ConchImageEncoder(create_model("conch_ViT-B-16"))
 
 
@@ -334,6 +308,8 @@ def load_backbone(name: str, weights: Mapping[str, Path] | None = None) -> tuple
     package, the Hugging Face hub. The checkpoint is located before the architecture is built, so a
     missing file fails in milliseconds rather than after allocating a billion parameters.
     """
+    from crossfusion_core.features import weights as weight_files
+
     spec = backbone_spec(name)
     checkpoint = weight_files.locate_checkpoint(spec, (weights or {}).get(name))
     model = spec.architecture()

@@ -18,6 +18,7 @@ import pandas as pd
 
 from crossfusion_core.errors import FeatureMismatchError
 from crossfusion_core.io import write_csv
+from crossfusion_core.scales import scale_at
 
 LOGGER = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def write_feature_index(
 
     ``feature_files`` maps a magnification to the files of all slides at that magnification.
     """
-    columns = {f"n_x{mag}": _bag_sizes(paths) for mag, paths in sorted(feature_files.items())}
+    columns = {f"n_{scale_at(mag).group}": _bag_sizes(paths) for mag, paths in sorted(feature_files.items())}
     index = pd.DataFrame(columns).rename_axis("slide_id").reset_index()
     index["dim"] = _common_dim([path for paths in feature_files.values() for path in paths])
     for slide_id in index.loc[index.filter(like="n_x").eq(0).any(axis=1), "slide_id"]:

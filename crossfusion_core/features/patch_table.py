@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.scales import scale_at
 
 SCALE_ATTRS = ("patch_size", "patch_size_level0", "target_magnification", "level0_magnification")
 
@@ -49,11 +50,6 @@ class PatchTable:
         return next(s for s in self.scales if s.magnification == magnification)
 
 
-def scale_group(magnification: int) -> str:
-    """Group name of a magnification in patches and feature files (5 -> 'x5')."""
-    return f"x{magnification:g}"
-
-
 def read_patch_table(patches_h5: str | Path, magnifications: Iterable[int]) -> PatchTable:
     """Read the given magnifications from a patches file, coarsest first, checking shapes and links."""
     patches_h5 = Path(patches_h5)
@@ -67,7 +63,7 @@ def read_patch_table(patches_h5: str | Path, magnifications: Iterable[int]) -> P
 
 
 def _read_scale(handle: h5py.File, path: Path, magnification: int) -> ScalePatches:
-    name = scale_group(magnification)
+    name = scale_at(magnification).group
     if name not in handle or "coords" not in handle[name]:
         raise PipelineInputError(path, f"group {name}/coords is missing", "re-run the `patch` step")
     group = handle[name]
@@ -95,8 +91,8 @@ def _check_parent_links(table: PatchTable) -> None:
         ):
             raise PipelineInputError(
                 table.path,
-                f"{scale_group(fine.magnification)}/parent_index does not index the "
-                f"{coarse.count} rows of {scale_group(coarse.magnification)}/coords",
+                f"{scale_at(fine.magnification).group}/parent_index does not index the "
+                f"{coarse.count} rows of {scale_at(coarse.magnification).group}/coords",
                 "re-run the `patch` step",
             )
 

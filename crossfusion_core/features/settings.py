@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.settings import section_values
+from crossfusion_core.scales import FIXED_BY, MAGNIFICATIONS
+from crossfusion_core.settings import reject_unknown_keys, section_values
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-READ_STRATEGIES = ("shared", "per_patch")
+READ_STRATEGIES = ("tiles", "shared", "per_patch")
 EXTERNAL_FORMATS = ("clam", "trident")
 
 
@@ -31,48 +32,90 @@ class ExternalFeatures:
         dirs = mapping.get("dirs") or {}
         if not isinstance(dirs, Mapping) or not dirs:
             raise _config_error("external.dirs is empty", "give {5: dir, 10: dir, 20: dir}")
-        return cls(format=fmt, dirs_by_magnification={int(m): Path(d) for m, d in dirs.items()})
+        given = {str(magnification): Path(folder) for magnification, folder in dirs.items()}
+        if set(given) != set(map(str, MAGNIFICATIONS)):
+            raise _config_error(
+                f"external.dirs has folders for magnifications {list(dirs)}",
+                f"give one folder for each of {list(MAGNIFICATIONS)}; {FIXED_BY}",
+            )
+        return cls(format=fmt, dirs_by_magnification={int(m): folder for m, folder in given.items()})
+
+
+@dataclass(frozen=True)
+class ExtractionResources:
+    """How fast features are computed, never what they are: batch size, reader processes, device.
+
+    The workflow gives these to extraction jobs as Snakemake resources rather than params, so editing
+    them reruns nothing; they sit in the same `features` section of the config.
+    """
+
+    batch_size: int = 64
+    num_workers: int = 2
+    device: str = "auto"
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> ExtractionResources:
+        resources = cls(**section_values(mapping, cls, "features", error=_config_error))
+        if resources.batch_size < 1 or resources.num_workers < 0:
+            raise _config_error(
+                f"batch_size={resources.batch_size}, num_workers={resources.num_workers}",
+                "batch_size >= 1, num_workers >= 0",
+            )
+        if resources.device not in DEVICES:
+            raise _config_error(f"device is {resources.device!r}", f"use one of {DEVICES}")
+        return resources
+
+
+RESOURCE_KEYS = tuple(item.name for item in fields(ExtractionResources))
+"""The keys of the `features` section that are resources (see :class:`ExtractionResources`)."""
 
 
 @dataclass(frozen=True)
 class FeatureSettings:
-    """How patch features are computed: backbones, batching, device, precision, weights, reading."""
+    """How patch features are computed: backbones, precision, weights, reading, and the resources.
+
+    ``resources`` holds the section's speed-only keys (``batch_size``, ``num_workers``, ``device``).
+    """
 
     backbones: tuple[str, ...] = ("efficientnet_lite0",)
-    batch_size: int = 64
-    num_workers: int = 2
-    device: str = "auto"
     precision: str = "auto"
     weights: Mapping[str, Path] = field(default_factory=dict)
     external: ExternalFeatures | None = None
-    read_strategy: str = "shared"
+    read_strategy: str = "tiles"
     read_retries: int = 2
+    resources: ExtractionResources = field(default_factory=ExtractionResources)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> FeatureSettings:
         """Build from the config's `features` section, rejecting unknown keys and bad values."""
+        mapping = dict(mapping or {})
+        reject_unknown_keys(mapping, cls, "features", error=_config_error, known=SECTION_KEYS)
+        resources = ExtractionResources.from_mapping(
+            {k: mapping.pop(k) for k in RESOURCE_KEYS if k in mapping}
+        )
         values = section_values(mapping, cls, "features", error=_config_error)
         values["weights"] = {str(name): Path(path) for name, path in (values.get("weights") or {}).items()}
         external = values.get("external")
         values["external"] = ExternalFeatures.from_mapping(external) if external else None
-        settings = cls(**values)
+        settings = cls(**values, resources=resources)
         settings._check()
         return settings
 
     def _check(self) -> None:
-        if self.batch_size < 1 or self.num_workers < 0 or self.read_retries < 0:
-            raise _config_error(
-                f"batch_size={self.batch_size}, num_workers={self.num_workers}, "
-                f"read_retries={self.read_retries}",
-                "batch_size >= 1, num_workers >= 0, read_retries >= 0",
-            )
+        if self.read_retries < 0:
+            raise _config_error(f"read_retries={self.read_retries}", "read_retries >= 0")
         for key, value, allowed in (
-            ("device", self.device, DEVICES),
             ("precision", self.precision, PRECISIONS),
             ("read_strategy", self.read_strategy, READ_STRATEGIES),
         ):
             if value not in allowed:
                 raise _config_error(f"{key} is {value!r}", f"use one of {allowed}")
+
+
+SECTION_KEYS = (
+    tuple(item.name for item in fields(FeatureSettings) if item.name != "resources") + RESOURCE_KEYS
+)
+"""Every key of the config's `features` section."""
 
 
 def _config_error(problem: str, fix: str) -> PipelineInputError:

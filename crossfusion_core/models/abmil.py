@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 from torch import nn
 
 from crossfusion_core.models.bags import pick_scale, scores_at_scale
-from crossfusion_core.models.options import SingleScaleMILOptions
-from crossfusion_core.models.outputs import SurvivalOutput
-
-
-@dataclasses.dataclass(frozen=True)
-class ABMILOptions(SingleScaleMILOptions):
-    """``attention_dim``: width of the gated attention's hidden layer."""
-
-    model_name = "abmil"
-    attention_dim: int = 128
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_positive("attention_dim")
+from crossfusion_core.models.outputs import SurvivalHead, SurvivalOutput
 
 
 class GatedAttentionPool(nn.Module):
@@ -54,7 +39,7 @@ class ABMIL(nn.Module):
         self.scale = scale
         self.embed = nn.Sequential(nn.Linear(backbone_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
         self.pool = GatedAttentionPool(hidden_dim, attention_dim, dropout)
-        self.head = nn.Linear(hidden_dim, n_bins)
+        self.head = SurvivalHead(hidden_dim, n_bins)
 
     def forward(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> SurvivalOutput:
         tokens = self.embed(pick_scale(self.scale, x5, x10, x20))

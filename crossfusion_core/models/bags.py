@@ -5,12 +5,7 @@ from __future__ import annotations
 import torch
 
 from crossfusion_core.errors import PipelineInputError
-
-SCALE_ARGUMENT = {"coarse": 0, "source": 1, "fine": 2}
-"""Position of each scale's bag in ``model(x5, x10, x20)``."""
-
-SCORE_KEYS = ("x5", "x10", "x20")
-"""Keys of ``patch_scores``, in the same order as the bags."""
+from crossfusion_core.scales import SCALE_GROUPS, SCALE_NAMES, scale_named
 
 
 def as_bag(features: torch.Tensor, name: str = "bag") -> torch.Tensor:
@@ -31,13 +26,12 @@ def as_bag(features: torch.Tensor, name: str = "bag") -> torch.Tensor:
 
 
 def pick_scale(scale: str, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> torch.Tensor:
-    """The one bag a single-scale model uses, as (1, N, D)."""
-    bag = (x5, x10, x20)[SCALE_ARGUMENT[scale]]
-    return as_bag(bag, SCORE_KEYS[SCALE_ARGUMENT[scale]])
+    """The one bag a single-scale model uses, as (1, N, D); the bags come in the scale table's order."""
+    return as_bag((x5, x10, x20)[SCALE_NAMES.index(scale)], scale_named(scale).group)
 
 
 def scores_at_scale(scale: str, scores: torch.Tensor) -> dict[str, torch.Tensor | None]:
-    """``patch_scores`` of a single-scale model: its scale filled, the other two ``None``."""
-    result: dict[str, torch.Tensor | None] = dict.fromkeys(SCORE_KEYS)
-    result[SCORE_KEYS[SCALE_ARGUMENT[scale]]] = scores
+    """``patch_scores`` of a single-scale model: its scale's group filled, the others ``None``."""
+    result: dict[str, torch.Tensor | None] = dict.fromkeys(SCALE_GROUPS)
+    result[scale_named(scale).group] = scores
     return result

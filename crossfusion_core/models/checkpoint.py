@@ -1,13 +1,15 @@
-"""The trained-model file ``{model}/{backbone}/fold_{k}/model.pt``: everything needed to rebuild it.
+"""The trained-model file ``{model}/{backbone}/fold_{k}/model.pt``: its one writer and its readers.
 
 Storing the model name and its checked options next to the weights means evaluation and heatmaps
-rebuild exactly the trained architecture without reading the training config again.
+rebuild exactly the trained architecture without reading the training config again. Training,
+conversion, evaluation and heatmaps all go through this module, so the file has one layout.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import pickle
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +19,52 @@ from torch import nn
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import atomic_path
 from crossfusion_core.models.registry import build_model, model_options
+from crossfusion_core.models.standardized import Standardized
 
-CHECKPOINT_KEYS = ("model_name", "model_options", "backbone_dim", "n_bins", "bin_edges", "state_dict")
+REQUIRED_KEYS = ("model_name", "model_options", "backbone_dim", "n_bins", "bin_edges", "state_dict")
+"""Keys every ``model.pt`` has; ``best_epoch``, ``protocol`` and ``input_standardization`` (the fold's
+feature statistics, see ``models.standardized``; None when the model reads raw features) are optional."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointInfo:
+    """Everything in ``model.pt`` except the weights.
+
+    ``bin_edges``: the time-bin edges in months (None when unknown, e.g. a converted checkpoint);
+    ``best_epoch`` and ``protocol``: which epoch training kept and under which selection rule (None
+    for checkpoints that were not trained here).
+    """
+
+    model_name: str
+    model_options: Mapping[str, Any]
+    backbone_dim: int
+    n_bins: int
+    bin_edges: tuple[float, ...] | None
+    best_epoch: int | None = None
+    protocol: str | None = None
 
 
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
     model_name: str,
-    options: dict[str, Any],
+    options: Mapping[str, Any] | None,
     backbone_dim: int,
     n_bins: int,
     bin_edges: Sequence[float] | None,
+    *,
+    best_epoch: int | None = None,
+    protocol: str | None = None,
 ) -> None:
-    """Write the checkpoint atomically; ``options`` are stored with every default filled in."""
+    """Write the checkpoint atomically; ``options`` are checked and stored with every default filled in.
+
+    A :class:`Standardized` model is stored as its inner model's weights plus the statistics, so the
+    weights keep the layout of the bare architecture (the one converted checkpoints have).
+    """
+    standardization = None
+    if isinstance(model, Standardized):
+        standardization = {name: buffer.detach().cpu() for name, buffer in model.named_buffers(recurse=False)}
+        model = model.model
     payload = {
         "model_name": model_name,
         "model_options": dataclasses.asdict(model_options(model_name, options)),
@@ -38,23 +72,72 @@ def save_checkpoint(
         "n_bins": int(n_bins),
         "bin_edges": None if bin_edges is None else [float(edge) for edge in bin_edges],
         "state_dict": {key: value.detach().cpu() for key, value in model.state_dict().items()},
+        "best_epoch": None if best_epoch is None else int(best_epoch),
+        "protocol": protocol,
+        "input_standardization": standardization,
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
-def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The model (in eval mode) and the checkpoint's other fields."""
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    absent = [key for key in CHECKPOINT_KEYS if key not in payload]
+def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
+    """The checkpoint's fields without building the model (what evaluation needs: the bin edges)."""
+    return _info(_read(path))
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, CheckpointInfo]:
+    """The model (in eval mode, on the CPU) and the checkpoint's other fields; behind its feature
+    standardisation when the checkpoint has one."""
+    payload = _read(path)
+    info = _info(payload)
+    standardization = payload.get("input_standardization")
+    components = None if standardization is None else standardization.get("components")
+    width = info.backbone_dim if components is None else components.shape[-1]
+    model = build_model(info.model_name, width, info.n_bins, info.model_options)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise PipelineInputError(
+            path,
+            f"the weights do not fit model {info.model_name!r} with the stored options ({error})",
+            "retrain this fold, or convert the checkpoint again",
+        ) from None
+    if standardization is not None:
+        model = Standardized(model, info.backbone_dim, 0 if components is None else components.shape[-1])
+        model.load_state_dict(
+            {f"model.{key}": value for key, value in model.model.state_dict().items()} | standardization
+        )
+    return model.eval(), info
+
+
+def _read(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineInputError(path, "checkpoint does not exist", "run the training of this fold")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as error:  # truncated or foreign
+        raise PipelineInputError(
+            path, f"cannot read the checkpoint ({type(error).__name__}: {error})", "retrain this fold"
+        ) from None
+    absent = [key for key in REQUIRED_KEYS if not isinstance(payload, Mapping) or key not in payload]
     if absent:
         raise PipelineInputError(
             path,
             f"not a crossfusion-workflow checkpoint (no {absent})",
             "convert checkpoints of the original code with crossfusion-convert-checkpoint",
         )
-    model = build_model(
-        payload["model_name"], payload["backbone_dim"], payload["n_bins"], payload["model_options"]
+    return dict(payload)
+
+
+def _info(payload: Mapping[str, Any]) -> CheckpointInfo:
+    edges = payload["bin_edges"]
+    return CheckpointInfo(
+        model_name=payload["model_name"],
+        model_options=dict(payload["model_options"]),
+        backbone_dim=int(payload["backbone_dim"]),
+        n_bins=int(payload["n_bins"]),
+        bin_edges=None if edges is None else tuple(float(edge) for edge in edges),
+        best_epoch=payload.get("best_epoch"),
+        protocol=payload.get("protocol"),
     )
-    model.load_state_dict(payload["state_dict"])
-    return model.eval(), {key: payload[key] for key in CHECKPOINT_KEYS if key != "state_dict"}

@@ -5,8 +5,8 @@ convolutions is the convolution with the summed (centred, zero-padded) kernels, 
 work of three or four; the separate layers stay as parameters so checkpoints keep their layout.
 
 PyTorch's CPU backward of depthwise convolutions is slow (seconds per call on a 64 x 64 x 512 map,
-once most of a training step), so the depthwise case has its own backward built from forward
-convolutions.
+once most of a training step), so on the CPU the depthwise case has its own backward built from
+forward convolutions; other devices use PyTorch's own (cuDNN's depthwise backward is fast).
 """
 
 from __future__ import annotations
@@ -40,7 +40,11 @@ def summed_depthwise_conv(tokens: torch.Tensor, side: int, convs: Sequence[nn.Co
     returned in the same token layout."""
     weight, bias = merged_kernel(convs)
     image = tokens.transpose(1, 2).unflatten(2, (side, side))
-    return (_DepthwiseConv.apply(image, weight) + bias[:, None, None]).flatten(2).transpose(1, 2)
+    if image.device.type == "cpu":
+        convolved = _DepthwiseConv.apply(image, weight)
+    else:
+        convolved = F.conv2d(image, weight, padding=weight.shape[-1] // 2, groups=weight.shape[0])
+    return (convolved + bias[:, None, None]).flatten(2).transpose(1, 2)
 
 
 class _DepthwiseConv(torch.autograd.Function):
@@ -48,10 +52,14 @@ class _DepthwiseConv(torch.autograd.Function):
 
     Both gradients are themselves depthwise forward convolutions (the input's with the flipped
     kernel, the kernel's with the output gradient as a per-channel H x W kernel), which PyTorch runs
-    some twenty times faster on CPU than its own depthwise backward.
+    some twenty times faster on CPU than its own depthwise backward. ``custom_fwd`` / ``custom_bwd``
+    run the backward under the forward's autocast state, so under CPU autocast every convolution here
+    casts its operands to the same lower precision (without them a bfloat16 gradient met the float32
+    kernel and ``conv2d`` refused the mixed types).
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
     def forward(
         ctx: torch.autograd.function.FunctionCtx, image: torch.Tensor, kernel: torch.Tensor
     ) -> torch.Tensor:
@@ -59,6 +67,7 @@ class _DepthwiseConv(torch.autograd.Function):
         return F.conv2d(image, kernel, padding=kernel.shape[-1] // 2, groups=kernel.shape[0])
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -67,4 +76,4 @@ class _DepthwiseConv(torch.autograd.Function):
         grad_image = F.conv2d(grad, kernel.flip(-1, -2), padding=radius, groups=channels)
         padded = F.pad(image, (radius, radius, radius, radius))
         grad_kernel = F.conv2d(padded, grad.transpose(0, 1), groups=channels).transpose(0, 1)
-        return grad_image, grad_kernel
+        return grad_image.to(image.dtype), grad_kernel.to(kernel.dtype)

@@ -10,7 +10,6 @@ materialised matrices, ``attention.py``; fused convolutions, ``convolution.py``)
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 import torch
@@ -19,47 +18,12 @@ from torch import nn
 from crossfusion_core.models.attention import MultiHeadAttention
 from crossfusion_core.models.bags import as_bag
 from crossfusion_core.models.convolution import summed_conv
-from crossfusion_core.models.options import SCALES, ModelOptions, options_error
-from crossfusion_core.models.outputs import SurvivalOutput
+from crossfusion_core.models.outputs import SurvivalHead, SurvivalOutput
 from crossfusion_core.models.pad_transformer import PadTransformer, feed_forward, square_side
 from crossfusion_core.models.reference import load_reference_state_dict
+from crossfusion_core.scales import SCALE_GROUPS, SCALE_NAMES
 
 FUSIONS = ("conv", "concat")
-
-
-@dataclasses.dataclass(frozen=True)
-class CrossFusionOptions(ModelOptions):
-    """The original's defaults. As in the original, ``attn_dropout`` acts in the Pad-Transformers
-    (the cross-attention has none) and ``qkv_bias`` in the cross-attention (the Pad-Transformers
-    always have biases)."""
-
-    model_name = "crossfusion"
-    embed_dim: int = 512
-    num_heads: int = 4
-    num_layers: int = 1
-    mlp_ratio: float = 2.0
-    dropout: float = 0.3
-    attn_dropout: float = 0.2
-    qkv_bias: bool = True
-
-    def __post_init__(self) -> None:
-        for name in ("embed_dim", "num_heads", "num_layers"):
-            self.check_positive(name)
-        self.check_probability("dropout")
-        self.check_probability("attn_dropout")
-        if self.embed_dim % self.num_heads or self.embed_dim % 2:
-            raise options_error(
-                self.model_name,
-                f"embed_dim={self.embed_dim} must be even and divisible by num_heads={self.num_heads}",
-                "use e.g. embed_dim 512 with 4 heads",
-            )
-
-
-@dataclasses.dataclass(frozen=True)
-class CrossFusionConcatOptions(CrossFusionOptions):
-    """Same options; the ablation that concatenates the three maps instead of the Conv Processor."""
-
-    model_name = "crossfusion_concat"
 
 
 def input_projection(backbone_dim: int, embed_dim: int) -> nn.Module:
@@ -164,17 +128,19 @@ class CrossFusion(nn.Module):
             dropout=dropout,
             attn_dropout=attn_dropout,
         )
-        self.project = nn.ModuleDict({scale: input_projection(backbone_dim, embed_dim) for scale in SCALES})
+        self.project = nn.ModuleDict(
+            {scale: input_projection(backbone_dim, embed_dim) for scale in SCALE_NAMES}
+        )
         self.cross = nn.ModuleDict(
             {
                 scale: CrossAttentionBlock(embed_dim, num_heads, mlp_ratio, dropout, qkv_bias)
                 for scale in ("coarse", "fine")
             }
         )
-        self.branches = nn.ModuleDict({scale: PadTransformer(**transformer) for scale in SCALES})
+        self.branches = nn.ModuleDict({scale: PadTransformer(**transformer) for scale in SCALE_NAMES})
         self.fusion = ConvFusion(embed_dim, dropout) if fusion == "conv" else ConcatFusion(embed_dim, dropout)
         self.final = PadTransformer(**transformer, class_token=True)
-        self.head = nn.Linear(embed_dim, n_bins)
+        self.head = SurvivalHead(embed_dim, n_bins)
         self.apply(init_weights)
         nn.init.normal_(self.final.class_token, std=1e-6)
 
@@ -214,14 +180,15 @@ class CrossFusion(nn.Module):
         Call it in eval mode (as ``load_checkpoint`` returns models), or dropout perturbs the 10x map.
         """
         coarse, source, fine = self._embedded(x5, x10, x20)
-        return {
-            "x5": self.cross["coarse"].attention_received(source, coarse, chunk_size),
-            "x10": self.final.class_token_attention(self._fused(coarse, source, fine), source.shape[1]),
-            "x20": self.cross["fine"].attention_received(source, fine, chunk_size),
-        }
+        scores = (
+            self.cross["coarse"].attention_received(source, coarse, chunk_size),
+            self.final.class_token_attention(self._fused(coarse, source, fine), source.shape[1]),
+            self.cross["fine"].attention_received(source, fine, chunk_size),
+        )
+        return dict(zip(SCALE_GROUPS, scores, strict=True))
 
     def _embedded(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        bags = zip(SCALES, (x5, x10, x20), ("x5", "x10", "x20"), strict=True)
+        bags = zip(SCALE_NAMES, (x5, x10, x20), SCALE_GROUPS, strict=True)
         return tuple(self.project[scale](as_bag(bag, name)) for scale, bag, name in bags)
 
     def _fused(self, coarse: torch.Tensor, source: torch.Tensor, fine: torch.Tensor) -> torch.Tensor:

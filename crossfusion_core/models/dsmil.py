@@ -3,26 +3,11 @@ the similarity of every patch to the most suspicious (critical) patch of each ti
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 from torch import nn
 
 from crossfusion_core.models.bags import pick_scale, scores_at_scale
-from crossfusion_core.models.options import SingleScaleMILOptions
-from crossfusion_core.models.outputs import SurvivalOutput
-
-
-@dataclasses.dataclass(frozen=True)
-class DSMILOptions(SingleScaleMILOptions):
-    """``query_dim``: width of the queries that compare each patch with the critical one."""
-
-    model_name = "dsmil"
-    query_dim: int = 128
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_positive("query_dim")
+from crossfusion_core.models.outputs import SurvivalHead, SurvivalOutput, in_float32
 
 
 class DSMIL(nn.Module):
@@ -40,7 +25,7 @@ class DSMIL(nn.Module):
         super().__init__()
         self.scale = scale
         self.embed = nn.Sequential(nn.Linear(backbone_dim, hidden_dim), nn.ReLU(), nn.Dropout(dropout))
-        self.instance_head = nn.Linear(hidden_dim, n_bins)
+        self.instance_head = SurvivalHead(hidden_dim, n_bins)
         self.query = nn.Sequential(nn.Linear(hidden_dim, query_dim), nn.Tanh())
         self.value = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_dim, hidden_dim))
         self.bag_head = nn.Conv1d(n_bins, n_bins, kernel_size=hidden_dim)
@@ -50,7 +35,7 @@ class DSMIL(nn.Module):
         instance_logits = self.instance_head(tokens)
         weights = torch.softmax(self._similarity(tokens, instance_logits), dim=0)
         bag = weights.transpose(0, 1) @ self.value(tokens)
-        bag_logits = self.bag_head(bag.unsqueeze(0)).squeeze(-1)
+        bag_logits = in_float32(self.bag_head, bag.unsqueeze(0)).squeeze(-1)
         return SurvivalOutput.from_logits(0.5 * (instance_logits.max(dim=0).values.unsqueeze(0) + bag_logits))
 
     @torch.no_grad()

@@ -13,10 +13,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.scales import SCALE_NAMES as SCALES
 from crossfusion_core.settings import coerced_values
-
-SCALES = ("coarse", "source", "fine")
-"""The three bags, named as in config ``patching.magnifications``: 5x, 10x and 20x."""
 
 CONFIG_PATH = "config/config.yaml"
 
@@ -79,3 +77,120 @@ class SingleScaleMILOptions(ModelOptions):
         self.check_positive("hidden_dim")
         self.check_probability("dropout")
         self.check_scale()
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossFusionOptions(ModelOptions):
+    """The original's defaults. As in the original, ``attn_dropout`` acts in the Pad-Transformers
+    (the cross-attention has none) and ``qkv_bias`` in the cross-attention (the Pad-Transformers
+    always have biases)."""
+
+    model_name = "crossfusion"
+    embed_dim: int = 512
+    num_heads: int = 4
+    num_layers: int = 1
+    mlp_ratio: float = 2.0
+    dropout: float = 0.3
+    attn_dropout: float = 0.2
+    qkv_bias: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("embed_dim", "num_heads", "num_layers"):
+            self.check_positive(name)
+        self.check_probability("dropout")
+        self.check_probability("attn_dropout")
+        if self.embed_dim % self.num_heads or self.embed_dim % 2:
+            raise options_error(
+                self.model_name,
+                f"embed_dim={self.embed_dim} must be even and divisible by num_heads={self.num_heads}",
+                "use e.g. embed_dim 512 with 4 heads",
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossFusionConcatOptions(CrossFusionOptions):
+    """Same options; the ablation that concatenates the three maps instead of the Conv Processor."""
+
+    model_name = "crossfusion_concat"
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossFusionSingleOptions(CrossFusionOptions):
+    """CrossFusion's options plus the one ``scale`` read (coarse = 5x, source = 10x, fine = 20x)."""
+
+    model_name = "crossfusion_single"
+    scale: str = "source"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_scale()
+
+
+@dataclasses.dataclass(frozen=True)
+class TransMILOptions(CrossFusionSingleOptions):
+    """TransMIL's sizes: 512-dim tokens, 8 heads."""
+
+    model_name = "transmil"
+    num_heads: int = 8
+    dropout: float = 0.25
+    attn_dropout: float = 0.1
+
+
+@dataclasses.dataclass(frozen=True)
+class ABMILOptions(SingleScaleMILOptions):
+    """``attention_dim``: width of the gated attention's hidden layer."""
+
+    model_name = "abmil"
+    attention_dim: int = 128
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_positive("attention_dim")
+
+
+@dataclasses.dataclass(frozen=True)
+class DSMILOptions(SingleScaleMILOptions):
+    """``query_dim``: width of the queries that compare each patch with the critical one."""
+
+    model_name = "dsmil"
+    query_dim: int = 128
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.check_positive("query_dim")
+
+
+POOLINGS = ("mean", "mean_max")
+HEADS = ("cox", "discrete")
+
+
+@dataclasses.dataclass(frozen=True)
+class LinearProbeOptions(ModelOptions):
+    """``scales``: which bags are pooled (coarse = 5x, source = 10x, fine = 20x); ``n_components``:
+    whitened PCA components per scale (and pooling), 0 keeps every standardised feature; ``penalty``:
+    the elastic net's alpha for the Cox head, the L2 weight for the discrete head; ``l1_ratio``: the
+    Cox head's mix of L1 and L2."""
+
+    model_name = "linear_probe"
+    scales: tuple[str, ...] = SCALES
+    pooling: str = "mean"
+    n_components: int = 4
+    head: str = "cox"
+    penalty: float = 0.1
+    l1_ratio: float = 0.5
+
+    def __post_init__(self) -> None:
+        unknown = [scale for scale in self.scales if scale not in SCALES]
+        if not self.scales or unknown or len(set(self.scales)) != len(self.scales):
+            raise options_error(self.model_name, f"scales={list(self.scales)}", f"use a subset of {SCALES}")
+        for name, choices in (("pooling", POOLINGS), ("head", HEADS)):
+            if getattr(self, name) not in choices:
+                raise options_error(
+                    self.model_name, f"{name}={getattr(self, name)!r}", f"use one of {choices}"
+                )
+        if self.n_components < 0 or self.penalty <= 0 or not 0.0 < self.l1_ratio <= 1.0:
+            raise options_error(
+                self.model_name,
+                f"n_components={self.n_components}, penalty={self.penalty}, l1_ratio={self.l1_ratio}",
+                "use n_components >= 0, penalty > 0 and 0 < l1_ratio <= 1",
+            )

@@ -30,14 +30,17 @@ def square_pad(tokens: torch.Tensor) -> tuple[torch.Tensor, int]:
 
 
 def fold_padding(padded_scores: torch.Tensor, n_tokens: int) -> torch.Tensor:
-    """Scores of a padded square back on the ``n_tokens`` original tokens: each copy adds to its source.
+    """Scores of a padded square back on the ``n_tokens`` original tokens: each token gets the mean of
+    its own score and its copies' scores.
 
-    Padding repeats the first tokens, so padded position ``i`` is a copy of token ``i % n_tokens``.
+    Padding repeats the first tokens, so padded position ``i`` is a copy of token ``i % n_tokens``. A
+    sum would give a repeated patch about twice the score of its neighbours for being repeated, not
+    for being looked at (on random bags every top-scoring 10x patch was a padding source).
     """
     index = torch.arange(padded_scores.shape[0], device=padded_scores.device) % n_tokens
-    return torch.zeros(n_tokens, dtype=padded_scores.dtype, device=padded_scores.device).index_add_(
-        0, index, padded_scores
-    )
+    copies = torch.bincount(index, minlength=n_tokens).to(padded_scores.dtype)
+    totals = torch.zeros(n_tokens, dtype=padded_scores.dtype, device=padded_scores.device)
+    return totals.index_add_(0, index, padded_scores) / copies
 
 
 def feed_forward(dim: int, mlp_ratio: float, dropout: float) -> nn.Sequential:
@@ -135,8 +138,8 @@ class PadTransformer(nn.Module):
         """Attention of the class token over the bag in the last layer, per patch: (n_patches,).
 
         ``tokens`` may already be a padded square of ``n_patches`` patches (as CrossFusion's fused map
-        is); every copy's share goes to its patch. The class token's attention to itself is left out,
-        so the scores sum to at most 1.
+        is); a patch's score is the mean over its copies. The class token's attention to itself is left
+        out, so the scores sum to at most 1 (less when patches are repeated).
         """
         if self.class_token is None:
             raise ValueError("this Pad-Transformer has no class token")

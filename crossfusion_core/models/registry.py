@@ -1,49 +1,72 @@
 """Model names -> small specs, so the config can name a model and the workflow never imports one.
 
 Adding a model is one entry in ``_SPECS`` (its options dataclass and its class) and one line in the
-registry test, which then checks the shared interface on it.
+registry test, which then checks the shared interface on it. The options dataclasses live in
+:mod:`crossfusion_core.models.options` and the classes are named, not imported, so that this registry
+imports no torch: the workflow checks model names and options against it while it builds its DAG.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from collections.abc import Mapping
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.models.abmil import ABMIL, ABMILOptions
-from crossfusion_core.models.crossfusion import CrossFusion, CrossFusionConcatOptions, CrossFusionOptions
-from crossfusion_core.models.dsmil import DSMIL, DSMILOptions
-from crossfusion_core.models.options import CONFIG_PATH, ModelOptions
-from crossfusion_core.models.single_scale import CrossFusionSingleOptions, PadTransformerMIL, TransMILOptions
+from crossfusion_core.models.options import (
+    CONFIG_PATH,
+    ABMILOptions,
+    CrossFusionConcatOptions,
+    CrossFusionOptions,
+    CrossFusionSingleOptions,
+    DSMILOptions,
+    LinearProbeOptions,
+    ModelOptions,
+    TransMILOptions,
+)
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
     """How to build one model: its options (with defaults and checks) and its class.
 
+    ``model_class`` is ``"module:Class"`` under ``crossfusion_core.models``, imported when a model is built.
     Every model class takes ``(backbone_dim, n_bins=..., **options)``, so one ``build`` serves all;
-    ``fixed`` holds constructor arguments that make a variant (an ablation) rather than an option.
+    ``fixed`` holds constructor arguments that make a variant (an ablation) rather than an option;
+    ``closed_form`` marks a model fitted in one pass (``training.probe_fit``) instead of by epochs.
     """
 
     options_type: type[ModelOptions]
-    model_type: type[nn.Module]
+    model_class: str
     fixed: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    closed_form: bool = False
 
     def build(self, backbone_dim: int, n_bins: int, options: Mapping[str, Any] | None) -> nn.Module:
         checked = self.options_type.from_mapping(options)
         return self.model_type(backbone_dim, n_bins=n_bins, **dataclasses.asdict(checked), **self.fixed)
 
+    @property
+    def model_type(self) -> type[nn.Module]:
+        module, name = self.model_class.split(":")
+        return getattr(importlib.import_module(f"crossfusion_core.models.{module}"), name)
+
 
 _SPECS: dict[str, ModelSpec] = {
-    "crossfusion": ModelSpec(CrossFusionOptions, CrossFusion),
-    "abmil": ModelSpec(ABMILOptions, ABMIL),
-    "transmil": ModelSpec(TransMILOptions, PadTransformerMIL, {"branch": False}),
-    "dsmil": ModelSpec(DSMILOptions, DSMIL),
-    "crossfusion_single": ModelSpec(CrossFusionSingleOptions, PadTransformerMIL, {"branch": True}),
-    "crossfusion_concat": ModelSpec(CrossFusionConcatOptions, CrossFusion, {"fusion": "concat"}),
+    "crossfusion": ModelSpec(CrossFusionOptions, "crossfusion:CrossFusion"),
+    "abmil": ModelSpec(ABMILOptions, "abmil:ABMIL"),
+    "transmil": ModelSpec(TransMILOptions, "single_scale:PadTransformerMIL", {"branch": False}),
+    "dsmil": ModelSpec(DSMILOptions, "dsmil:DSMIL"),
+    "crossfusion_single": ModelSpec(
+        CrossFusionSingleOptions, "single_scale:PadTransformerMIL", {"branch": True}
+    ),
+    "crossfusion_concat": ModelSpec(
+        CrossFusionConcatOptions, "crossfusion:CrossFusion", {"fusion": "concat"}
+    ),
+    "linear_probe": ModelSpec(LinearProbeOptions, "linear_probe:LinearProbe", closed_form=True),
 }
 
 MODEL_NAMES: tuple[str, ...] = tuple(_SPECS)
@@ -52,6 +75,11 @@ MODEL_NAMES: tuple[str, ...] = tuple(_SPECS)
 def model_options(name: str, options: Mapping[str, Any] | None = None) -> ModelOptions:
     """The checked options of model ``name``, defaults filled in (what a checkpoint records)."""
     return _spec(name).options_type.from_mapping(options)
+
+
+def fits_in_closed_form(name: str) -> bool:
+    """Whether model ``name`` is fitted in one closed-form pass rather than trained by epochs."""
+    return _spec(name).closed_form
 
 
 def build_model(

@@ -10,37 +10,13 @@ CrossFusion's layer layout.
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 from torch import nn
 
 from crossfusion_core.models.bags import pick_scale, scores_at_scale
-from crossfusion_core.models.crossfusion import CrossFusionOptions, init_weights, input_projection
-from crossfusion_core.models.outputs import SurvivalOutput
+from crossfusion_core.models.crossfusion import init_weights, input_projection
+from crossfusion_core.models.outputs import SurvivalHead, SurvivalOutput
 from crossfusion_core.models.pad_transformer import PadTransformer
-
-
-@dataclasses.dataclass(frozen=True)
-class CrossFusionSingleOptions(CrossFusionOptions):
-    """CrossFusion's options plus the one ``scale`` read (coarse = 5x, source = 10x, fine = 20x)."""
-
-    model_name = "crossfusion_single"
-    scale: str = "source"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        self.check_scale()
-
-
-@dataclasses.dataclass(frozen=True)
-class TransMILOptions(CrossFusionSingleOptions):
-    """TransMIL's sizes: 512-dim tokens, 8 heads."""
-
-    model_name = "transmil"
-    num_heads: int = 8
-    dropout: float = 0.25
-    attn_dropout: float = 0.1
 
 
 class PadTransformerMIL(nn.Module):
@@ -73,7 +49,7 @@ class PadTransformerMIL(nn.Module):
         self.project = input_projection(backbone_dim, embed_dim)
         self.branch = PadTransformer(**transformer) if branch else nn.Identity()
         self.final = PadTransformer(**transformer, class_token=True)
-        self.head = nn.Linear(embed_dim, n_bins)
+        self.head = SurvivalHead(embed_dim, n_bins)
         self.apply(init_weights)
 
     def forward(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> SurvivalOutput:

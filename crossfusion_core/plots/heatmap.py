@@ -27,12 +27,8 @@ from crossfusion_core.features.feature_files import FeatureFile, read_feature_fi
 from crossfusion_core.models.checkpoint import load_checkpoint
 from crossfusion_core.plots.figures import save_figure
 from crossfusion_core.plots.settings import HeatmapSettings
-from crossfusion_core.wsi.slide import mpp_for_magnification, open_slide
-
-SCORE_KEY = {5: "x5", 10: "x10", 20: "x20"}
-"""Magnification -> key of ``patch_scores`` (and argument position of the model's bags)."""
-PANEL_ORDER = (20, 10, 5)
-"""Panels from finest to coarsest, as the pipeline names its scales."""
+from crossfusion_core.scales import MAGNIFICATIONS, SCALES, mpp_for_magnification, scale_named
+from crossfusion_core.wsi.slide import open_slide
 
 
 @dataclass(frozen=True)
@@ -59,12 +55,12 @@ def heatmap_score_maps(
     Scales the model does not score (single-scale models return None there) are left out, so the
     caller paints only what the model actually used.
     """
-    bags = [torch.from_numpy(features[m].features) for m in SCORE_KEY]
+    bags = [torch.from_numpy(features[scale.magnification].features) for scale in SCALES]
     scores = model.patch_scores(*bags, chunk_size=chunk_size)
     return {
-        magnification: score_percentiles(scores[key].float().cpu().numpy())
-        for magnification, key in SCORE_KEY.items()
-        if scores.get(key) is not None
+        scale.magnification: score_percentiles(scores[scale.group].float().cpu().numpy())
+        for scale in SCALES
+        if scores.get(scale.group) is not None
     }
 
 
@@ -72,7 +68,7 @@ def read_slide_features(
     feature_dirs: Mapping[int, Path], slide_id: str, backbone_dim: int
 ) -> dict[int, FeatureFile]:
     """The slide's three feature files, checked against the model's input dimension."""
-    files = {m: read_feature_file(feature_path(feature_dirs, m, slide_id)) for m in SCORE_KEY}
+    files = {m: read_feature_file(feature_path(feature_dirs, m, slide_id)) for m in MAGNIFICATIONS}
     for magnification, loaded in files.items():
         if loaded.features.shape[1] != backbone_dim:
             raise FeatureMismatchError(
@@ -95,7 +91,7 @@ def slide_scale_maps(
             patch_size_level0=float(features[m].attrs["patch_size_level0"]),
             percentile=percentiles[m],
         )
-        for m in PANEL_ORDER
+        for m in reversed(MAGNIFICATIONS)
         if m in percentiles
     ]
 
@@ -185,7 +181,7 @@ def paint_slide(
     """Score one slide and write its heatmap figure; return the magnifications painted."""
     features = read_slide_features(feature_dirs, slide_id, backbone_dim)
     scales = slide_scale_maps(model, features, settings.chunk_size)
-    level0_magnification = float(features[10].attrs["level0_magnification"])
+    level0_magnification = float(features[scale_named("source").magnification].attrs["level0_magnification"])
     thumbnail, size_level0 = slide_thumbnail(slide_path, level0_magnification, settings.thumbnail_mpp)
     save_figure(heatmap_figure(thumbnail, size_level0, scales, title, settings), [out_path])
     return [scale.magnification for scale in scales]
@@ -241,7 +237,7 @@ def paint_heatmaps(
             slide_id,
             Path(lookup(slide_id)),
             feature_dirs,
-            meta["backbone_dim"],
+            meta.backbone_dim,
             title,
             settings,
             out_path,

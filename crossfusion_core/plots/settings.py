@@ -11,7 +11,9 @@ import matplotlib
 from crossfusion_core.settings import require, section_values
 
 KM_GROUPS = {"median": 2, "tertiles": 3}
-FIGURE_FORMATS = ("png", "pdf")
+FIGURE_FORMATS = ("png", "pdf", "svg")
+"""What :func:`crossfusion_core.plots.figures.save_figure` writes (matplotlib's own writers)."""
+DEFAULT_FIGURE_FORMATS = ("png", "pdf")
 
 
 @dataclass(frozen=True)
@@ -19,12 +21,12 @@ class KmSettings:
     """How out-of-fold risks are grouped for the Kaplan-Meier figure.
 
     ``groups``: median (two groups) or tertiles (three); ``confidence_level`` of the bands;
-    ``formats``: the files written (png for the report, pdf for papers).
+    ``formats``: the files written (png for the report, pdf or svg for papers; each goes in the report).
     """
 
     groups: str = "median"
     confidence_level: float = 0.95
-    formats: tuple[str, ...] = FIGURE_FORMATS
+    formats: tuple[str, ...] = DEFAULT_FIGURE_FORMATS
 
     @property
     def n_groups(self) -> int:
@@ -70,7 +72,6 @@ class HeatmapSettings:
         mapping = dict(mapping or {})
         mapping["slides"] = mapping.get("slides") or ()  # `slides:` with nothing under it reads as None
         values = section_values(mapping, cls, "heatmaps")
-        values["slides"] = tuple(slide.removesuffix(".svs") for slide in values["slides"])
         settings = cls(**values)
         require(
             settings.colormap in matplotlib.colormaps,

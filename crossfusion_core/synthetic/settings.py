@@ -11,20 +11,21 @@ from crossfusion_core.settings import require, section_values
 
 @dataclass(frozen=True)
 class SyntheticSettings:
-    """Size and survival model of the built-in cohort.
+    """Size and survival model of the built-in cohort (the defaults are the demo's, config/config.yaml).
 
-    ``tissue_size_um`` bounds the extent of one slide's tissue: 1.7-2.5 mm gives roughly 25-70 patches
-    of 256 um at 10x while keeping a slide to a few seconds of drawing (time grows with its area).
-    ``risk_effect`` is the log-hazard ratio per unit of planted risk, so the oracle C-index is known.
+    ``tissue_size_um`` bounds the extent of one slide's tissue: 1.5-2.0 mm gives roughly 25-50 patches
+    of 256 um at 10x, enough 5x patches that lie wholly in tissue to show the architectural phenotype,
+    while keeping a slide to a few seconds of drawing (time grows with its area). ``risk_effect`` is the
+    log-hazard ratio per unit of planted risk, so the oracle C-index is known.
     """
 
     seed: int = 7
-    n_patients: int = 48
-    second_slide_fraction: float = 0.0
+    n_patients: int = 40
+    second_slide_fraction: float = 0.1
     fraction_40x: float = 0.5
-    two_piece_fraction: float = 0.25
-    pen_mark_fraction: float = 0.25
-    tissue_size_um: tuple[float, float] = (1700.0, 2500.0)
+    two_piece_fraction: float = 0.1
+    pen_mark_fraction: float = 0.15
+    tissue_size_um: tuple[float, float] = (1500.0, 2000.0)
     censoring_rate: float = 0.3
     baseline_hazard_per_month: float = 0.03
     risk_effect: float = 1.6

@@ -8,14 +8,14 @@ full-resolution page whose ImageDescription starts with ``Aperio Image Library``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
 import tifffile
 
 from crossfusion_core.io import atomic_path
+from crossfusion_core.synthetic.tiff_writer import area_downscaled, edge_padded_tiles
 
 APERIO_HEADER = "Aperio Image Library v12.0.15"
 THUMBNAIL_MAX_SIDE_PX = 768
@@ -45,7 +45,7 @@ def write_aperio_svs(
         geometry = f"{width}x{height} [0,0 {width}x{height}] ({tile_size_px}x{tile_size_px})"
         level0_text = f"{APERIO_HEADER} \r\n{geometry} JPEG/RGB Q={jpeg_quality}{fields}"
         _write_tiled_page(tiff, rgb_level0, level0_text, **tiled)
-        thumbnail = _downscale(rgb_level0, max(width, height) / THUMBNAIL_MAX_SIDE_PX)
+        thumbnail = area_downscaled(rgb_level0, max(width, height) / THUMBNAIL_MAX_SIDE_PX)
         thumb_size = f"{thumbnail.shape[1]}x{thumbnail.shape[0]}"
         thumb_text = f"{APERIO_HEADER} \r\n{width}x{height} -> {thumb_size} - {fields}"
         tiff.write(
@@ -57,7 +57,7 @@ def write_aperio_svs(
             rowsperstrip=16,
         )
         for downsample in downsamples[1:]:
-            level = _downscale(rgb_level0, downsample)
+            level = area_downscaled(rgb_level0, downsample)
             level_size = f"{level.shape[1]}x{level.shape[0]}"
             level_text = f"{APERIO_HEADER} \r\n{geometry} -> {level_size} JPEG/RGB Q={jpeg_quality}{fields}"
             _write_tiled_page(tiff, level, level_text, **tiled)
@@ -90,7 +90,7 @@ def _write_tiled_page(
 ) -> None:
     """One JPEG-tiled page; ``metadata=None`` keeps tifffile's JSON description out of Aperio's place."""
     tiff.write(
-        _edge_padded_tiles(image, tile_size_px),
+        edge_padded_tiles(image, tile_size_px),
         shape=image.shape,
         dtype=np.uint8,
         tile=(tile_size_px, tile_size_px),
@@ -100,24 +100,3 @@ def _write_tiled_page(
         description=description,
         metadata=None,
     )
-
-
-def _edge_padded_tiles(image: np.ndarray, tile_size_px: int) -> Iterator[np.ndarray]:
-    """Tiles in row-major order, the last row and column padded by repeating the edge pixels.
-
-    Zero padding would bleed dark colour into the slide's right and bottom edge through JPEG's chroma
-    upsampling; repeated edge pixels keep the border the colour of the background.
-    """
-    height, width = image.shape[:2]
-    for y in range(0, height, tile_size_px):
-        for x in range(0, width, tile_size_px):
-            tile = image[y : y + tile_size_px, x : x + tile_size_px]
-            pad = ((0, tile_size_px - tile.shape[0]), (0, tile_size_px - tile.shape[1]), (0, 0))
-            yield np.pad(tile, pad, mode="edge") if any(p[1] for p in pad) else tile
-
-
-def _downscale(rgb: np.ndarray, downsample: float) -> np.ndarray:
-    """Area-averaged reduction, the way scanners build their pyramid levels."""
-    height, width = rgb.shape[:2]
-    size = (max(1, int(width // downsample)), max(1, int(height // downsample)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

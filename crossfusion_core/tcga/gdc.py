@@ -23,7 +23,14 @@ RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
 
 
 class GdcAccessError(PipelineInputError):
-    """The GDC could not be reached, or refused or failed a request; the message says what to do."""
+    """The GDC could not be reached, or refused or failed a request; the message says what to do.
+
+    The message starts with the URL as a string: through ``Path`` it would print as ``https:/api...``.
+    """
+
+    def __init__(self, url: str, problem: str, fix: str | None = None) -> None:
+        super().__init__(None, f"{url}: {problem}", fix)
+        self.url = url
 
 
 def gdc_session(

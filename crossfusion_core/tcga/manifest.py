@@ -24,6 +24,8 @@ from crossfusion_core.errors import PipelineInputError
 LOGGER = logging.getLogger(__name__)
 
 SLIDE_SUFFIX = ".svs"
+"""TCGA's diagnostic slides are Aperio SVS files: a slide id is the GDC file name without this suffix,
+and :class:`crossfusion_core.tcga.source.TcgaSource` maps it back (the only place that joins the two)."""
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MD5_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 REQUIRED_COLUMNS = ("id", "filename")

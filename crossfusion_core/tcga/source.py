@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.tcga.manifest import SLIDE_SUFFIX
 
-CONFIG_PATH = "config/cohorts"
 PROJECT_PATTERN = re.compile(r"TCGA-[A-Z]+")
 
 
 def _source_error(problem: str, fix: str) -> PipelineInputError:
-    return PipelineInputError(CONFIG_PATH, f"source: {problem}", fix)
+    """No file is named: the workflow's config checks name the overlay that set the key."""
+    return PipelineInputError(None, f"config section `source`: {problem}", fix)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,11 @@ class TcgaSource:
         )
         source.check()
         return source
+
+    @property
+    def slide_file_pattern(self) -> str:
+        """Where the download of slide ``{slide}`` lands: ``data_dir`` / its manifest file name."""
+        return str(self.data_dir / f"{{slide}}{SLIDE_SUFFIX}")
 
     def check(self) -> None:
         """Values that would only fail deep inside a download or a clinical query."""

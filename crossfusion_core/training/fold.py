@@ -1,22 +1,15 @@
-"""Train one model on one cross-validation fold and write ``model.pt``, ``epochs.csv``, ``predictions.csv``.
+"""Train one model on one cross-validation fold and write its checkpoint, predictions and logs.
 
-Two protocols choose the epoch whose weights are kept:
-
-- ``honest`` (default): an inner validation split is carved from the training fold (stratified on time
-  bin x censorship); epochs are compared on it, training stops after ``early_stopping_patience`` epochs
-  without a better inner C-index, and the held-out fold is scored once, with the chosen weights. Time
-  bins are computed from the training fold only.
-- ``reference``: the original study's protocol. Epochs are compared, and training stopped, on the C-index
-  of the held-out fold itself, and that best value is what gets reported: optimistic, kept so that the
-  published numbers can be reproduced. Time bins come from all patients of the split, as there.
-
-In both, ``epochs.csv``'s ``val_*`` columns describe the set used for selection.
+Outputs in ``out_dir``: ``model.pt``, ``predictions.csv`` (held-out patients), ``training_risks.csv``
+(the fold's training patients, scored by the same model: the reference for risk groups), ``epochs.csv``.
+Which items are fitted, which select and how bins are cut is ``fold_data``'s business; how long training
+runs and at which learning rate, ``schedule``'s. Models of the registry marked ``closed_form`` (the
+linear probe) are fitted in one pass instead of by epochs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
 import math
 import os
@@ -30,31 +23,28 @@ import numpy as np
 import pandas as pd
 import torch
 
-from crossfusion_core.data.bags import MAGNIFICATIONS, SurvivalBagDataset, features_size_bytes, patient_bags
-from crossfusion_core.data.clinical import load_patients, named_ids
-from crossfusion_core.data.labels import label_bins, time_bin_edges
-from crossfusion_core.data.splits import FoldSplit, read_fold_split
+from crossfusion_core.data.splits import read_fold_split
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.io import atomic_path, write_csv
 from crossfusion_core.models import registry
-from crossfusion_core.training.loop import Evaluation, LossSettings, evaluate, resolve_device, train_epoch
+from crossfusion_core.models.checkpoint import save_checkpoint
+from crossfusion_core.models.standardized import Standardized, fit_standardization
+from crossfusion_core.training.fold_data import FoldData, fold_data
+from crossfusion_core.training.loop import (
+    Evaluation,
+    LossSettings,
+    evaluate,
+    resolve_device,
+    train_epoch,
+    windows,
+)
+from crossfusion_core.training.outputs import prediction_table, write_fold_outputs
+from crossfusion_core.training.probe_fit import ProbeTargets, fit_linear_probe
 from crossfusion_core.training.resume import ResumeState, fingerprint
-from crossfusion_core.training.sampling import balanced_epoch_order, inner_validation_split
+from crossfusion_core.training.sampling import balanced_epoch_order
+from crossfusion_core.training.schedule import Budget, learning_rate_schedule, training_budget
 from crossfusion_core.training.settings import TrainingSettings
 
 LOGGER = logging.getLogger(__name__)
-EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "val_cindex", "lr")
-
-
-@dataclasses.dataclass(frozen=True)
-class FoldData:
-    """The three patient sets of a fold, as datasets, and what the model needs to know about them."""
-
-    fit: SurvivalBagDataset
-    select: SurvivalBagDataset
-    held_out: SurvivalBagDataset
-    bin_edges: np.ndarray
-    backbone_dim: int
 
 
 def train_fold(
@@ -69,7 +59,7 @@ def train_fold(
     fold: int | None = None,
     threads: int | None = None,
 ) -> None:
-    """Train ``model_name`` on the fold of ``split_csv`` and write its three outputs into ``out_dir``.
+    """Train ``model_name`` on the fold of ``split_csv`` and write its outputs into ``out_dir``.
 
     ``feature_dirs`` maps 5, 10 and 20 to the folders of per-slide feature h5 files. ``fold`` defaults to
     the ``k`` of ``splits_{k}.csv``; ``threads`` to the CPUs this process may use. A run killed after
@@ -85,12 +75,26 @@ def train_fold(
     run_id = fingerprint(
         [_fingerprint_settings(settings), model_name, checked_options, split, data.bin_edges.tolist()]
     )
+    loss = LossSettings(settings.loss, settings.alpha)
     with _deterministic():
         model = _new_model(settings, model_name, checked_options, data, device)
-        state = _run_epochs(settings, model, data, device, out_dir, run_id)
-        model.load_state_dict(state.best_state)
-        held_out = evaluate(model, data.held_out, LossSettings(settings.loss, settings.alpha), device)
-    _write_outputs(out_dir, state, model, model_name, checked_options, data, held_out, fold, settings)
+        if registry.fits_in_closed_form(model_name):
+            state = _fit_closed_form(model, data, loss, device, run_id, settings.precision)
+        else:
+            state = _run_epochs(settings, model, data, device, out_dir, run_id)
+        precision = settings.precision
+        held_out = prediction_table(
+            data.held_out, evaluate(model, data.held_out, loss, device, precision=precision), fold
+        )
+        training = pd.concat(
+            [
+                prediction_table(part, evaluate(model, part, loss, device, precision=precision), fold)
+                for part in (data.fit, data.inner)
+                if len(part)
+            ]
+        )
+    write_fold_outputs(out_dir, held_out, training, state.history)
+    _write_checkpoint(out_dir / "model.pt", model, model_name, checked_options, data, state, settings)
     ResumeState.remove(out_dir)
 
 
@@ -111,51 +115,6 @@ def _fingerprint_settings(settings: TrainingSettings) -> dict[str, Any]:
     return values
 
 
-def fold_data(
-    settings: TrainingSettings,
-    survival_csv: Path,
-    split_csv: Path,
-    split: FoldSplit,
-    feature_dirs: Mapping[int, Path],
-) -> FoldData:
-    """Labelled bags of the fit, selection and held-out patients of a fold (see the module docstring)."""
-    patients = load_patients(survival_csv).set_index("case_id", drop=False)
-    unknown = [c for c in split.train + split.val if c not in patients.index]
-    if unknown:
-        raise PipelineInputError(
-            split_csv, f"patient(s) absent from {survival_csv}: {named_ids(unknown)}", "regenerate the splits"
-        )
-    train, held_out = patients.loc[list(split.train)], patients.loc[list(split.val)]
-    if settings.protocol == "reference":
-        edges = time_bin_edges(pd.concat([train, held_out]), settings.n_bins)
-        groups = [train, held_out]
-    else:
-        edges = time_bin_edges(train, settings.n_bins)
-        strata = 2 * label_bins(train["survival_months"], edges) + train["censorship"].to_numpy()
-        fit_rows, select_rows = inner_validation_split(
-            strata, train["censorship"].to_numpy(), settings.inner_val_fraction, settings.seed
-        )
-        groups = [train.iloc[fit_rows], train.iloc[select_rows], held_out]
-    ordered = pd.concat(groups)
-    bags, backbone_dim = patient_bags(
-        ordered, _checked_feature_dirs(feature_dirs), label_bins(ordered["survival_months"], edges)
-    )
-    cache = features_size_bytes(bags, backbone_dim) <= settings.feature_cache_mb * 2**20
-    bounds = np.cumsum([0, *map(len, groups)])
-    datasets = [SurvivalBagDataset(bags[a:b], cache) for a, b in itertools.pairwise(bounds)]
-    return FoldData(datasets[0], datasets[1], datasets[-1], edges, backbone_dim)
-
-
-def _checked_feature_dirs(feature_dirs: Mapping[int, Path]) -> dict[int, Path]:
-    dirs = {int(k): Path(v) for k, v in feature_dirs.items()}
-    missing = [m for m in MAGNIFICATIONS if m not in dirs]
-    if missing:
-        raise PipelineInputError(
-            None, f"no feature folder for magnification(s) {missing}", "pass 5, 10 and 20"
-        )
-    return dirs
-
-
 @contextmanager
 def _deterministic() -> Iterator[None]:
     """Deterministic kernels where PyTorch has them (warning, not failing, where it has not)."""
@@ -174,8 +133,54 @@ def _deterministic() -> Iterator[None]:
 def _new_model(
     settings: TrainingSettings, name: str, options: Mapping[str, Any], data: FoldData, device: torch.device
 ) -> torch.nn.Module:
+    """The freshly initialised model, behind the fold's feature standardisation when it is trained by
+    gradient steps and ``standardize_features`` is on (a closed-form model standardises its own inputs)."""
     torch.manual_seed(settings.seed)
-    return registry.build_model(name, data.backbone_dim, settings.n_bins, options).to(device)
+    if not settings.standardize_features or registry.fits_in_closed_form(name):
+        return registry.build_model(name, data.backbone_dim, settings.n_bins, options).to(device)
+    width = settings.input_components or data.backbone_dim
+    model = Standardized(
+        registry.build_model(name, width, settings.n_bins, options),
+        data.backbone_dim,
+        settings.input_components,
+    )
+    fit_standardization(model, data.fit)
+    return model.to(device)
+
+
+def _fit_closed_form(
+    model: torch.nn.Module,
+    data: FoldData,
+    loss: LossSettings,
+    device: torch.device,
+    run_id: str,
+    precision: str,
+) -> ResumeState:
+    """Fit a closed-form model on the fit items; its one log row scores the fit and selection sets."""
+    with torch.no_grad():
+        pooled = torch.cat([model.pooled(*(x.to(device) for x in item[:3])) for item in data.fit])
+    bags = data.fit.bags
+    targets = ProbeTargets(
+        survival_months=np.array([bag.survival_months for bag in bags], float),
+        censorship=np.array([bag.censorship for bag in bags], int),
+        label_bin=np.array([bag.label_bin for bag in bags], int),
+        bin_edges=data.bin_edges,
+        alpha=loss.alpha,
+    )
+    fit_linear_probe(model, pooled, targets)
+    state = ResumeState(run_id)
+    fitted = evaluate(model, data.fit, loss, device, precision=precision)
+    selection = _selection_score(model, data, loss, device, precision)
+    _record_epoch(state, model, 0, fitted.loss, selection, math.nan)
+    state.steps_done = 1
+    state.history[-1]["steps"] = 1
+    return state
+
+
+def _selection_score(
+    model: torch.nn.Module, data: FoldData, loss: LossSettings, device: torch.device, precision: str
+) -> Evaluation | None:
+    return None if data.select is None else evaluate(model, data.select, loss, device, precision=precision)
 
 
 def _run_epochs(
@@ -186,36 +191,51 @@ def _run_epochs(
     out_dir: Path,
     run_id: str,
 ) -> ResumeState:
-    """Train until ``epochs`` or early stopping; returns the final state with the selected weights."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(
-        optimizer, T_max=settings.epochs, eta_min=settings.eta_min
+    """Train for the budget (or until early stopping) and leave the kept weights in ``model``."""
+    budget = training_budget(settings, len(data.fit))
+    LOGGER.info(
+        "%d training items, %d per optimiser step: %d steps over %d epochs",
+        len(data.fit),
+        budget.window,
+        budget.total_steps,
+        budget.epochs,
     )
+    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    schedule = learning_rate_schedule(optimizer, settings, budget)
     state = ResumeState.load_or_new(out_dir, run_id)
     if state.model is not None:
         model.load_state_dict(state.model)
         optimizer.load_state_dict(state.optimizer)
-        scheduler.load_state_dict(state.scheduler)
+        schedule.scheduler.load_state_dict(state.scheduler)
     loss = LossSettings(settings.loss, settings.alpha)
     strata = np.array([2 * bag.label_bin + bag.censorship for bag in data.fit.bags])
-    while state.epochs_done < settings.epochs and not _should_stop(state, settings):
+    while state.steps_done < budget.total_steps and not _should_stop(state, settings):
         epoch = state.epochs_done
         torch.manual_seed(settings.seed + 1 + epoch)
         lr = optimizer.param_groups[0]["lr"]
         order = balanced_epoch_order(strata, settings.seed, epoch)
-        train_loss = train_epoch(model, data.fit, order, optimizer, loss, settings.grad_accumulation, device)
-        scheduler.step()
-        selection = evaluate(model, data.select, loss, device)
-        _record_epoch(state, model, epoch, train_loss, selection, lr)
+        steps = budget.epoch_windows(windows(order, budget.window), state.steps_done)
+        train_loss = train_epoch(
+            model, data.fit, steps, optimizer, loss, device, schedule.after_step, precision=settings.precision
+        )
+        schedule.after_epoch()
+        state.steps_done += len(steps)
+        selection = _selection_score(model, data, loss, device, settings.precision)
+        _record_epoch(state, model, epoch, train_loss, selection, lr, settings.selection_warmup_epochs)
+        state.history[-1]["steps"] = state.steps_done
         state.model, state.optimizer = model.state_dict(), optimizer.state_dict()
-        state.scheduler = scheduler.state_dict()
+        state.scheduler = schedule.scheduler.state_dict()
         state.save(out_dir)
+    _keep_selected_weights(model, state, budget)
     return state
 
 
 def _should_stop(state: ResumeState, settings: TrainingSettings) -> bool:
+    patience = settings.early_stopping_patience
     return (
-        state.best_epoch >= 0 and state.epochs_done - 1 - state.best_epoch >= settings.early_stopping_patience
+        patience is not None
+        and state.best_epoch >= 0
+        and state.epochs_done - 1 - state.best_epoch >= patience
     )
 
 
@@ -224,79 +244,69 @@ def _record_epoch(
     model: torch.nn.Module,
     epoch: int,
     train_loss: float,
-    selection: Evaluation,
+    selection: Evaluation | None,
     lr: float,
+    warmup_epochs: int = 0,
 ) -> None:
-    """Append the epoch to the history and keep its weights if its selection C-index is the best so far.
+    """Append the epoch to the history; keep its weights if it is the best selectable epoch so far.
 
-    An undefined C-index (no comparable pair) never counts as better, except that the first epoch is
-    always kept so that there is a model to write.
+    Epochs before ``warmup_epochs`` are never selected. An undefined C-index (no comparable pair) never
+    counts as better, except that the first selectable epoch is always kept so that there is a model.
     """
     state.history.append(
         {
             "epoch": epoch,
             "train_loss": train_loss,
-            "val_loss": selection.loss,
-            "val_cindex": selection.cindex,
+            "val_loss": math.nan if selection is None else selection.loss,
+            "val_cindex": math.nan if selection is None else selection.cindex,
             "lr": lr,
         }
     )
-    score = selection.cindex if math.isfinite(selection.cindex) else -math.inf
-    if state.best_score is None or score > state.best_score:
-        state.best_epoch, state.best_score = epoch, score
-        state.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     state.epochs_done = epoch + 1
+    if selection is not None and epoch >= warmup_epochs:
+        score = selection.cindex if math.isfinite(selection.cindex) else -math.inf
+        if state.best_score is None or score > state.best_score:
+            state.best_epoch, state.best_score = epoch, score
+            state.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     LOGGER.info(
-        "epoch %d: train loss %.4f, val loss %.4f, val C-index %.4f, lr %.2e (best epoch %d)",
+        "epoch %d: train loss %.4f, selection loss %.4f, selection C-index %.4f, lr %.2e (best epoch %d)",
         epoch,
         train_loss,
-        selection.loss,
-        selection.cindex,
+        math.nan if selection is None else selection.loss,
+        math.nan if selection is None else selection.cindex,
         lr,
         state.best_epoch,
     )
 
 
-def _write_outputs(
-    out_dir: Path,
-    state: ResumeState,
+def _keep_selected_weights(model: torch.nn.Module, state: ResumeState, budget: Budget) -> None:
+    """Load the selected epoch's weights; without selection (or before any), the final ones stay."""
+    if state.best_state is not None:
+        model.load_state_dict(state.best_state)
+        return
+    if state.model is not None:
+        model.load_state_dict(state.model)
+    state.best_epoch = state.epochs_done - 1
+    LOGGER.info("keeping the final weights (epoch %d, step %d)", state.best_epoch, state.steps_done)
+
+
+def _write_checkpoint(
+    path: Path,
     model: torch.nn.Module,
     model_name: str,
     options: Mapping[str, Any],
     data: FoldData,
-    held_out: Evaluation,
-    fold: int,
+    state: ResumeState,
     settings: TrainingSettings,
 ) -> None:
-    write_csv(out_dir / "predictions.csv", prediction_table(data.held_out, held_out, fold))
-    write_csv(out_dir / "epochs.csv", pd.DataFrame(state.history, columns=list(EPOCH_COLUMNS)))
-    checkpoint = {
-        "model_name": model_name,
-        "model_options": dict(options),
-        "backbone_dim": data.backbone_dim,
-        "n_bins": settings.n_bins,
-        "bin_edges": data.bin_edges.tolist(),
-        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-        "best_epoch": state.best_epoch,
-        "protocol": settings.protocol,
-    }
-    with atomic_path(out_dir / "model.pt") as tmp:
-        torch.save(checkpoint, tmp)
-
-
-def prediction_table(dataset: SurvivalBagDataset, result: Evaluation, fold: int) -> pd.DataFrame:
-    """The ``predictions.csv`` rows: one per held-out patient, in split order."""
-    table = pd.DataFrame(
-        {
-            "case_id": [bag.case_id for bag in dataset.bags],
-            "slide_ids": [";".join(bag.slide_ids) for bag in dataset.bags],
-            "survival_months": [bag.survival_months for bag in dataset.bags],
-            "censorship": [bag.censorship for bag in dataset.bags],
-            "label_bin": [bag.label_bin for bag in dataset.bags],
-            "risk": result.risk,
-        }
+    save_checkpoint(
+        path,
+        model,
+        model_name,
+        options,
+        data.backbone_dim,
+        settings.n_bins,
+        data.bin_edges.tolist(),
+        best_epoch=state.best_epoch,
+        protocol=settings.selection_label,
     )
-    for k in range(result.hazards.shape[1]):
-        table[f"hazard_{k}"] = result.hazards[:, k]
-    table["fold"] = fold
-    return table

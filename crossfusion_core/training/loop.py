@@ -1,9 +1,9 @@
-"""One training epoch and one evaluation pass over bags, one patient at a time.
+"""One training epoch and one evaluation pass over bags, one item (patient or slide) at a time.
 
-Bags differ in size, so every forward pass sees one patient; an optimiser step is taken every
-``grad_accumulation`` patients (and once more for the remainder of the epoch). With the NLL loss each
-bag's loss is back-propagated at once, divided by its window's size; with the Cox loss the risks of a
-window are kept, with their graphs, and the partial likelihood of the window is back-propagated when the
+Bags differ in size, so every forward pass sees one item; an optimiser step is taken per window of
+``grad_accumulation`` items (the last window of an epoch may be shorter). With the NLL loss each bag's
+loss is back-propagated at once, divided by its window's size; with the Cox loss the risks of a window
+are kept, with their graphs, and the partial likelihood of the window is back-propagated when the
 window is full, so a window is the Cox risk set (memory grows with the window, not the epoch).
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,9 +33,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA, where it halves memory and time; plain fp32 on CPU for exact reruns."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """bfloat16 for ``bf16``, None (no autocast) for ``fp32``; ``auto`` is bf16 on CUDA, where it
+    halves memory and time, and fp32 on the CPU, for exact reruns (bf16 there runs the GPU's path)."""
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    return torch.bfloat16 if precision == "bf16" else None
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """The autocast context of ``training.precision`` on ``device``."""
+    dtype = autocast_dtype(device, precision)
+    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
 
 
 def concordance(survival_months: np.ndarray, censorship: np.ndarray, risk: np.ndarray) -> float:
@@ -53,9 +62,9 @@ def concordance(survival_months: np.ndarray, censorship: np.ndarray, risk: np.nd
         return math.nan
 
 
-def _forward(model: nn.Module, item: tuple, device: torch.device) -> SurvivalOutput:
+def _forward(model: nn.Module, item: tuple, device: torch.device, precision: str) -> SurvivalOutput:
     x5, x10, x20 = (x.to(device, non_blocking=True) for x in item[:3])
-    with autocast(device):
+    with autocast(device, precision):
         return model(x5, x10, x20)
 
 
@@ -66,9 +75,9 @@ def _targets(
     return tuple(torch.tensor(column, device=device) for column in zip(*labels, strict=True))
 
 
-def _windows(order: np.ndarray, size: int) -> Iterator[np.ndarray]:
-    for start in range(0, len(order), size):
-        yield order[start : start + size]
+def windows(order: np.ndarray, size: int) -> list[np.ndarray]:
+    """``order`` cut into consecutive optimiser-step windows of ``size`` items (the last may be short)."""
+    return [order[start : start + size] for start in range(0, len(order), size)]
 
 
 @dataclass(frozen=True)
@@ -97,31 +106,39 @@ class LossSettings:
 def train_epoch(
     model: nn.Module,
     dataset: SurvivalBagDataset,
-    order: np.ndarray,
+    windows: Sequence[np.ndarray],
     optimizer: torch.optim.Optimizer,
     loss: LossSettings,
-    grad_accumulation: int,
     device: torch.device,
+    after_step: Callable[[], None] = lambda: None,
+    *,
+    precision: str,
 ) -> float:
-    """Visit ``order`` once; returns the mean training loss per patient."""
+    """One optimiser step per window of item indices; returns the mean training loss per item visited.
+
+    ``after_step`` runs after every optimiser step (a per-step learning-rate schedule); ``precision``
+    is ``training.precision`` (see ``autocast``).
+    """
     model.train()
-    total = 0.0
-    for window in _windows(order, grad_accumulation):
+    total, visited = 0.0, 0
+    for window in windows:
         optimizer.zero_grad(set_to_none=True)
         if loss.kind == "cox":
             items = [dataset[int(i)] for i in window]
-            outputs = [_forward(model, item, device) for item in items]
+            outputs = [_forward(model, item, device, precision) for item in items]
             window_loss = loss(outputs, [item[3:6] for item in items], device)
             window_loss.backward()
             total += window_loss.item() * len(window)
         else:
             for index in window:
                 item = dataset[int(index)]
-                bag_loss = loss([_forward(model, item, device)], [item[3:6]], device)
+                bag_loss = loss([_forward(model, item, device, precision)], [item[3:6]], device)
                 (bag_loss / len(window)).backward()
                 total += bag_loss.item()
         optimizer.step()
-    return total / len(order)
+        after_step()
+        visited += len(window)
+    return total / max(visited, 1)
 
 
 @dataclass(frozen=True)
@@ -136,14 +153,14 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, dataset: SurvivalBagDataset, loss: LossSettings, device: torch.device
+    model: nn.Module, dataset: SurvivalBagDataset, loss: LossSettings, device: torch.device, *, precision: str
 ) -> Evaluation:
     """Score every patient once in eval mode; the NLL is unweighted here (alpha = 0), as in the original."""
     model.eval()
     outputs, labels = [], []
     for index in range(len(dataset)):
         item = dataset[index]
-        outputs.append(_forward(model, item, device))
+        outputs.append(_forward(model, item, device, precision))
         labels.append(item[3:6])
     value = loss(outputs, labels, device, alpha=0.0).item()
     risk = np.array([out.risk.float().item() for out in outputs])

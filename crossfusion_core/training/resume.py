@@ -36,6 +36,7 @@ class ResumeState:
 
     fingerprint: str
     epochs_done: int = 0
+    steps_done: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     best_epoch: int = -1
     best_score: float | None = None

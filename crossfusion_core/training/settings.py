@@ -11,8 +11,11 @@ from crossfusion_core.settings import section_values
 
 CONFIG_PATH = "config/config.yaml"
 PROTOCOLS = ("honest", "reference")
+SELECTIONS = ("final", "inner_validation")
+ITEMS = ("patient", "slide")
 LOSSES = ("nll", "cox")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def _error(problem: str, fix: str) -> PipelineInputError:
@@ -23,28 +26,57 @@ def _error(problem: str, fix: str) -> PipelineInputError:
 class TrainingSettings:
     """How every fold is trained.
 
-    ``protocol``: ``honest`` selects the epoch on an inner validation split carved (stratified) from the
-    training fold and scores the held-out fold once; ``reference`` reproduces the original study, which
-    selects the epoch by the C-index of the held-out fold itself (optimistic). ``feature_cache_mb``: bags
-    are kept in memory when the fold's features fit in this budget, else re-read from h5 every epoch.
+    ``protocol``: ``honest`` never looks at the held-out fold before scoring it once; ``reference``
+    reproduces the original study, which picks the epoch by the C-index of the held-out fold itself
+    (optimistic). Under ``honest``, ``selection`` says which weights are kept: ``final`` trains on every
+    training patient for the whole budget and keeps the last weights (the default: on small cohorts an
+    inner split of a few patients ranks epochs by noise), ``inner_validation`` carves
+    ``inner_val_fraction`` of the training patients off, stratified, and keeps the epoch that scores best
+    on them (sensible from a few hundred patients on).
+
+    Length: exactly one of ``steps`` (optimiser steps, the same budget whatever the cohort size) and
+    ``epochs`` (passes over the training items, as the original study counts). ``grad_accumulation``
+    patients make one optimiser step, capped at the number of training items. The learning rate follows
+    one cosine from ``lr`` to ``eta_min`` over the run, stepped every optimiser step, unless
+    ``cosine_period_epochs`` is set: then it is the original's ``CosineAnnealingLR(T_max=period)``
+    stepped once per epoch, which rises again after each period.
+
+    ``items``: ``patient`` (one bag per patient, its slides concatenated) or ``slide`` (every slide an
+    item with its patient's label, time bins over slide rows, as the original; predictions are then the
+    mean over a patient's slides). ``selection_warmup_epochs``: epochs never selected, at the start.
+    ``early_stopping_patience``: epochs without a better selection score before stopping (None: never).
+    ``precision``: ``bf16`` runs forward passes under bfloat16 autocast, ``fp32`` without; ``auto`` is
+    bf16 on CUDA and fp32 on the CPU. ``standardize_features``: z-score each scale's patch features with
+    the fold's training patches before a trained model sees them (``models.standardized``; the original
+    code does not, so its preset turns it off); ``input_components``: with standardisation, reduce each
+    scale to its leading whitened principal components (0 keeps every feature). ``feature_cache_mb``:
+    bags are kept in memory when the fold's features fit in this budget.
     """
 
-    models: tuple[str, ...] = ("crossfusion", "abmil")
+    models: tuple[str, ...] = ("crossfusion", "crossfusion_single", "linear_probe")
     n_bins: int = 4
     n_folds: int = 5
     split_seed: int = 1
     protocol: str = "honest"
+    selection: str = "final"
     inner_val_fraction: float = 0.2
-    epochs: int = 12
-    early_stopping_patience: int = 5
+    items: str = "patient"
+    steps: int | None = 400
+    epochs: int | None = None
+    early_stopping_patience: int | None = None
+    selection_warmup_epochs: int = 0
     loss: str = "nll"
     alpha: float = 0.2
-    lr: float = 1.0e-4
-    weight_decay: float = 4.0e-6
+    lr: float = 2.0e-4
+    weight_decay: float = 1.0e-4
     eta_min: float = 1.0e-6
-    grad_accumulation: int = 32
+    cosine_period_epochs: int | None = None
+    grad_accumulation: int = 8
     seed: int = 0
     device: str = "auto"
+    precision: str = "auto"
+    standardize_features: bool = True
+    input_components: int = 0
     feature_cache_mb: int = 4096
     model_options: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
@@ -52,29 +84,86 @@ class TrainingSettings:
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> TrainingSettings:
         """Settings from the config section; missing keys take the defaults, unknown keys are errors."""
         values = section_values(mapping, cls, "training", error=_error)
+        for name in ("steps", "epochs", "early_stopping_patience", "cosine_period_epochs"):
+            if name in values:
+                values[name] = _optional_count(name, values[name])
         if "model_options" in values:
             values["model_options"] = _model_options(values["model_options"])
         return cls(**values)
 
+    @property
+    def selects_on_held_out(self) -> bool:
+        return self.protocol == "reference"
+
+    @property
+    def selects_on_inner_split(self) -> bool:
+        return self.protocol == "honest" and self.selection == "inner_validation"
+
+    @property
+    def selection_label(self) -> str:
+        """How the kept weights were chosen, for tables and plots (``honest, final`` ...)."""
+        return "reference (held-out selection)" if self.selects_on_held_out else f"honest, {self.selection}"
+
     def __post_init__(self) -> None:
-        for name, choices in (("protocol", PROTOCOLS), ("loss", LOSSES), ("device", DEVICES)):
+        for name, choices in (
+            ("protocol", PROTOCOLS),
+            ("selection", SELECTIONS),
+            ("items", ITEMS),
+            ("loss", LOSSES),
+            ("device", DEVICES),
+            ("precision", PRECISIONS),
+        ):
             if getattr(self, name) not in choices:
                 raise _error(
                     f"{name}={getattr(self, name)!r} is not one of {choices}", f"set {name} to {choices[0]}"
                 )
-        for name in ("n_bins", "n_folds", "epochs", "early_stopping_patience", "grad_accumulation"):
-            if getattr(self, name) < (2 if name in ("n_bins", "n_folds") else 1):
-                raise _error(f"{name}={getattr(self, name)} is too small", f"raise {name}")
+        self._check_budget()
+        for name in ("n_bins", "n_folds"):
+            if getattr(self, name) < 2:
+                raise _error(f"{name}={getattr(self, name)} is too small", f"raise {name} to 2 or more")
+        if self.grad_accumulation < 1 or self.selection_warmup_epochs < 0:
+            raise _error("grad_accumulation must be >= 1 and selection_warmup_epochs >= 0", "fix the value")
         if self.loss == "cox" and self.grad_accumulation < 2:
             raise _error("loss=cox needs grad_accumulation >= 2 (its window is the Cox risk set)", "use 32")
         if not 0.0 < self.inner_val_fraction < 1.0:
             raise _error(f"inner_val_fraction={self.inner_val_fraction} is not in (0, 1)", "use e.g. 0.2")
         if not 0.0 <= self.alpha <= 1.0:
             raise _error(f"alpha={self.alpha} is not in [0, 1]", "use e.g. 0.2")
-        if not 0.0 < self.eta_min <= self.lr:
-            raise _error(f"eta_min={self.eta_min} must be positive and at most lr={self.lr}", "use lr / 100")
+        if not (self.lr > 0 and 0.0 <= self.eta_min <= self.lr):
+            raise _error(f"lr={self.lr}, eta_min={self.eta_min}: need 0 <= eta_min <= lr", "use lr / 100")
+        if self.input_components < 0 or (self.input_components and not self.standardize_features):
+            raise _error(
+                f"input_components={self.input_components} needs standardize_features: true",
+                "set input_components to 0, or standardize_features to true",
+            )
         if self.weight_decay < 0 or self.feature_cache_mb < 0:
             raise _error("weight_decay and feature_cache_mb must not be negative", "use 0 to disable")
+
+    def _check_budget(self) -> None:
+        if (self.steps is None) == (self.epochs is None):
+            raise _error(
+                f"steps={self.steps}, epochs={self.epochs}: give exactly one training length",
+                "set steps (optimiser steps) and epochs: null, or the other way round",
+            )
+        has_selection_set = self.selects_on_held_out or self.selects_on_inner_split
+        if self.early_stopping_patience is not None and not has_selection_set:
+            raise _error(
+                "early_stopping_patience needs a selection set, and selection=final has none",
+                "set early_stopping_patience: null, or selection: inner_validation",
+            )
+
+
+def _optional_count(name: str, value: Any) -> int | None:
+    """A positive count, or None (YAML ``null``) where the setting may be switched off."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if isinstance(value, bool) or not number.is_integer() or number < 1:
+        raise _error(f"{name}={value!r} is not a positive whole number", f"give {name} as e.g. 10, or null")
+    return int(number)
 
 
 def _model_options(value: Any) -> dict[str, dict[str, Any]]:

@@ -8,6 +8,7 @@ patches are 0.2% larger than nominal, which no encoder notices).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,20 +18,22 @@ from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from crossfusion_core.io import atomic_path
-from crossfusion_core.wsi.segmentation import TissueMask, read_tissue_mask
-from crossfusion_core.wsi.settings import PatchingSettings
-from crossfusion_core.wsi.slide import SlideGeometry, mpp_for_magnification, slide_geometry
+from crossfusion_core.scales import SCALES, children_per_side
+from crossfusion_core.slide_batches import run_per_slide
+from crossfusion_core.wsi.segmentation import TissueMask, segment_thumbnail
+from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
+from crossfusion_core.wsi.slide import SlideGeometry
 from crossfusion_core.wsi.thumbnail import read_thumbnail
 
 QC_MPP = 8.0
-SCALE_GROUPS = ("x5", "x10", "x20")
+COARSE, SOURCE, FINE = SCALES
 
 
 @dataclass(frozen=True)
 class ScaleGrid:
     """Patches at one magnification: level-0 top-left corners and the row of each one's parent."""
 
-    magnification: float
+    magnification: int
     size_level0: int
     coords_level0: np.ndarray
     parent_index: np.ndarray | None
@@ -49,32 +52,72 @@ class PatchGrids:
     def empty(self) -> bool:
         return len(self.source.coords_level0) == 0
 
+    @property
+    def by_scale(self) -> tuple[ScaleGrid, ScaleGrid, ScaleGrid]:
+        """The grids in the order of the scale table, coarsest first."""
+        return self.coarse, self.source, self.fine
 
-def patch_slide(
+
+@dataclass(frozen=True)
+class SlideWsiFiles:
+    """Where one slide's segmentation and patching results go (file contract: docs/architecture.md)."""
+
+    mask: Path
+    tissue_qc: Path
+    patches: Path
+    patches_qc: Path
+
+
+def segment_and_patch(
     slide_path: str | Path,
-    tissue_h5_path: str | Path,
-    settings: PatchingSettings,
+    segmentation: SegmentationSettings,
+    patching: PatchingSettings,
     mpp_override: float | None,
-    patches_h5_path: str | Path,
-    qc_png_path: str | Path,
+    files: SlideWsiFiles,
 ) -> PatchGrids:
-    """Lay the aligned grids over the tissue of ``slide_path``; write the patches h5 and a QC PNG."""
-    geometry = slide_geometry(slide_path, mpp_override)
-    grids = aligned_patch_grids(geometry, read_tissue_mask(tissue_h5_path), settings)
-    write_patches(patches_h5_path, grids, geometry, settings)
-    thumbnail, _ = read_thumbnail(slide_path, QC_MPP, mpp_override)
-    write_patch_qc(qc_png_path, thumbnail, grids, geometry)
+    """The tissue mask of ``slide_path`` and the aligned grids over it, each with its QC figure.
+
+    One process does both because the two share their slow part, opening the slide and reading its
+    thumbnail: the patch QC figure is drawn on the mask's thumbnail when both are at ``QC_MPP``.
+    """
+    rgb, geometry = read_thumbnail(slide_path, segmentation.mask_mpp, mpp_override)
+    tissue = segment_thumbnail(rgb, geometry, segmentation, files.mask, files.tissue_qc)
+    grids = aligned_patch_grids(geometry, tissue, patching)
+    write_patches(files.patches, grids, geometry, patching)
+    if segmentation.mask_mpp != QC_MPP:
+        rgb, _ = read_thumbnail(slide_path, QC_MPP, mpp_override)
+    write_patch_qc(files.patches_qc, rgb, grids, geometry)
     return grids
+
+
+def segment_and_patch_batch(
+    slide_paths: Mapping[str, Path],
+    mpp_overrides: Mapping[str, float | None],
+    segmentation: SegmentationSettings,
+    patching: PatchingSettings,
+    folder: str | Path,
+    file_names: Mapping[str, str],
+) -> list[str]:
+    """:func:`segment_and_patch` for every slide of a batch, into ``folder/{slide}/{file_names[...]}``
+    (keys: the fields of :class:`SlideWsiFiles`); returns the slides whose input was unusable."""
+    return run_per_slide(
+        folder,
+        list(slide_paths),
+        lambda slide_id, slide_folder: segment_and_patch(
+            slide_paths[slide_id],
+            segmentation,
+            patching,
+            mpp_overrides.get(slide_id),
+            SlideWsiFiles(**{name: slide_folder / file for name, file in file_names.items()}),
+        ),
+    )
 
 
 def patch_sizes_level0(geometry: SlideGeometry, settings: PatchingSettings) -> tuple[int, int, int]:
     """Level-0 side of a (coarse, source, fine) patch, each an exact multiple of the next finer."""
-    fine = round(
-        settings.patch_size_px * mpp_for_magnification(settings.fine_magnification) / geometry.level0_mpp
-    )
-    coarse_to_source, source_to_fine = settings.children_per_side
-    source = fine * source_to_fine
-    return source * coarse_to_source, source, fine
+    fine = round(settings.patch_size_px * FINE.mpp / geometry.level0_mpp)
+    source = fine * children_per_side(SOURCE, FINE)
+    return source * children_per_side(COARSE, SOURCE), source, fine
 
 
 def aligned_patch_grids(
@@ -86,7 +129,6 @@ def aligned_patch_grids(
     are candidates: every kept patch, parent and child then lies inside the slide.
     """
     coarse_size, source_size, fine_size = patch_sizes_level0(geometry, settings)
-    source_to_fine = settings.children_per_side[1]
     candidates = _grid(geometry.width_level0, geometry.height_level0, coarse_size, source_size)
     fractions = tissue_fractions(tissue, candidates, source_size)
     kept = fractions >= settings.min_tissue_fraction if len(candidates) else np.zeros(0, bool)
@@ -95,16 +137,16 @@ def aligned_patch_grids(
     source_coords, fractions = candidates[kept], fractions[kept]
     parent_cells, source_parent = np.unique(source_coords // coarse_size, axis=0, return_inverse=True)
     coarse_coords = (parent_cells * coarse_size).astype(np.int64).reshape(-1, 2)
-    fine_coords, fine_parent = _children(source_coords, fine_size, source_to_fine)
+    fine_coords, fine_parent = _children(source_coords, fine_size, children_per_side(SOURCE, FINE))
     return PatchGrids(
-        coarse=ScaleGrid(settings.coarse_magnification, coarse_size, coarse_coords, None),
+        coarse=ScaleGrid(COARSE.magnification, coarse_size, coarse_coords, None),
         source=ScaleGrid(
-            settings.source_magnification,
+            SOURCE.magnification,
             source_size,
             source_coords,
             source_parent.reshape(-1).astype(np.int64),
         ),
-        fine=ScaleGrid(settings.fine_magnification, fine_size, fine_coords, fine_parent),
+        fine=ScaleGrid(FINE.magnification, fine_size, fine_coords, fine_parent),
         source_tissue_fraction=fractions.astype(np.float32),
     )
 
@@ -150,14 +192,14 @@ def write_patches(
     """The patches h5 of the file contract; attrs sit on each group and its ``coords`` (CLAM/TRIDENT)."""
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as h5:
         h5.attrs.update({"slide_path": str(geometry.path), "empty": grids.empty})
-        for name, grid in zip(SCALE_GROUPS, (grids.coarse, grids.source, grids.fine), strict=True):
-            group = h5.create_group(name)
+        for scale, grid in zip(SCALES, grids.by_scale, strict=True):
+            group = h5.create_group(scale.group)
             coords = group.create_dataset("coords", data=grid.coords_level0.reshape(-1, 2).astype(np.int64))
             attrs = {
                 "patch_size": settings.patch_size_px,
                 "patch_size_level0": grid.size_level0,
                 "target_magnification": grid.magnification,
-                "target_mpp": mpp_for_magnification(grid.magnification),
+                "target_mpp": scale.mpp,
                 "level0_magnification": geometry.level0_magnification,
                 "level0_mpp": geometry.level0_mpp,
             }
@@ -165,7 +207,7 @@ def write_patches(
             coords.attrs.update(attrs)
             if grid.parent_index is not None:
                 group.create_dataset("parent_index", data=grid.parent_index.astype(np.int64))
-        h5["x10"].create_dataset("tissue_fraction", data=grids.source_tissue_fraction)
+        h5[SOURCE.group].create_dataset("tissue_fraction", data=grids.source_tissue_fraction)
 
 
 def write_patch_qc(
@@ -181,11 +223,10 @@ def write_patch_qc(
         squares = (grid.coords_level0[:, None, :] + corners[None]) * scale
         axes.add_collection(PolyCollection(squares, facecolors="none", edgecolors=colour, linewidths=width))
     name = Path(geometry.path).name
-    axes.set_title(
-        f"{name}\n{len(grids.coarse.coords_level0)} x5, {len(grids.source.coords_level0)} x10, "
-        f"{len(grids.fine.coords_level0)} x20 patches",
-        fontsize=8,
+    counts = ", ".join(
+        f"{len(grid.coords_level0)} {scale.group}" for scale, grid in zip(SCALES, grids.by_scale, strict=True)
     )
+    axes.set_title(f"{name}\n{counts} patches", fontsize=8)
     axes.set_axis_off()
     with atomic_path(path) as tmp:
         figure.savefig(tmp, bbox_inches="tight")

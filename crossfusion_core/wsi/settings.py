@@ -6,11 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from crossfusion_core.settings import reject_unknown_keys, require, section_values
+from crossfusion_core.scales import FIXED_BY, MAGNIFICATIONS
+from crossfusion_core.settings import require, section_values
 
 SEGMENTATION_METHODS = ("otsu", "morphological")
-MAGNIFICATIONS = ("coarse", "source", "fine")
-"""The keys of `patching.magnifications`; each sets the field ``<key>_magnification``."""
 
 
 @dataclass(frozen=True)
@@ -43,25 +42,22 @@ class SegmentationSettings:
 
 @dataclass(frozen=True)
 class PatchingSettings:
-    """Patch side and the three magnifications; each is an integer multiple of the next coarser one."""
+    """Patch side and how much tissue a 10x patch needs. The scales patches are cut at are not settings
+    but the table in crossfusion_core/scales.py: no model, feature folder or checkpoint could take others."""
 
     patch_size_px: int = 256
-    coarse_magnification: float = 5.0
-    source_magnification: float = 10.0
-    fine_magnification: float = 20.0
     min_tissue_fraction: float = 0.25
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> PatchingSettings:
         mapping = dict(mapping or {})
-        reject_unknown_keys(
-            mapping, cls, "patching", known=("patch_size_px", "magnifications", "min_tissue_fraction")
+        scales = ", ".join(f"{magnification}x" for magnification in MAGNIFICATIONS)
+        require(
+            "magnifications" not in mapping,
+            "patching",
+            f"`magnifications` is not an option: patches are cut at {scales}",
+            f"remove it; {FIXED_BY}",
         )
-        magnifications = dict(mapping.pop("magnifications", None) or {})
-        unknown = sorted(set(magnifications) - set(MAGNIFICATIONS))
-        require(not unknown, "patching", f"unknown magnifications {unknown}", "use coarse, source, fine")
-        for scale, value in magnifications.items():
-            mapping[f"{scale}_magnification"] = value
         settings = cls(**section_values(mapping, cls, "patching"))
         settings._check()
         return settings
@@ -73,23 +69,4 @@ class PatchingSettings:
             "patching",
             f"min_tissue_fraction={self.min_tissue_fraction}",
             "use a fraction such as 0.25",
-        )
-        for low, high in (
-            (self.coarse_magnification, self.source_magnification),
-            (self.source_magnification, self.fine_magnification),
-        ):
-            ratio = high / low if low > 0 else 0
-            require(
-                ratio >= 2 and ratio == round(ratio),
-                "patching",
-                f"magnifications {low:g}x -> {high:g}x are not an integer ratio of at least 2",
-                "use e.g. {coarse: 5, source: 10, fine: 20} so each patch splits into whole children",
-            )
-
-    @property
-    def children_per_side(self) -> tuple[int, int]:
-        """How many children a patch has per side: (coarse -> source, source -> fine)."""
-        return (
-            round(self.source_magnification / self.coarse_magnification),
-            round(self.fine_magnification / self.source_magnification),
         )

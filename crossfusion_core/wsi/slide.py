@@ -2,7 +2,7 @@
 
 Everything downstream speaks in microns per pixel (mpp) and magnifications, never in pyramid levels,
 because a 40x and a 20x slide store the same tissue at different level-0 sizes. The one conversion
-used throughout is the field's convention that 10x corresponds to 1.0 um/px.
+between the two (10x = 1.0 um/px) lives with the scale table in :mod:`crossfusion_core.scales`.
 """
 
 from __future__ import annotations
@@ -13,19 +13,7 @@ from pathlib import Path
 import openslide
 
 from crossfusion_core.errors import MissingResolutionError, SlideReadError
-
-MPP_AT_1X = 10.0
-"""Microns per pixel at magnification 1x by the usual convention (10x = 1.0 mpp, 20x = 0.5 mpp)."""
-
-
-def mpp_for_magnification(magnification: float) -> float:
-    """Microns per pixel of an image at ``magnification`` (e.g. 20 -> 0.5)."""
-    return MPP_AT_1X / magnification
-
-
-def magnification_for_mpp(mpp: float) -> float:
-    """Nominal magnification of an image at ``mpp`` microns per pixel (e.g. 0.25 -> 40)."""
-    return MPP_AT_1X / mpp
+from crossfusion_core.scales import magnification_for_mpp, mpp_for_magnification
 
 
 @dataclass(frozen=True)

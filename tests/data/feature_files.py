@@ -14,7 +14,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-MAGNIFICATIONS = (5, 10, 20)
+from crossfusion_core.scales import MAGNIFICATIONS
 
 
 @dataclass(frozen=True)

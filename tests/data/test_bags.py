@@ -48,9 +48,11 @@ def test_slide_without_patches_is_skipped_with_warning(cohort, caplog) -> None:
 
 
 def test_patient_without_any_patches_is_an_error(cohort) -> None:
+    """The folds leave such a patient out (data/exclusions.py); meeting one means stale folds."""
     write_feature_file(feature_path_for(cohort.feature_dirs, 5, "SYN-P0003-S1"), np.zeros((0, 6)))
-    with pytest.raises(PipelineInputError, match="patient SYN-P0003 has no slide with tissue"):
+    with pytest.raises(PipelineInputError, match="patient SYN-P0003 has no slide with tissue") as info:
         bags_of(cohort)
+    assert "rerun the `excluded_patients` and `splits` steps" in str(info.value)
 
 
 def test_wrong_dimension_names_the_file(cohort) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from reference_data import TCGA_REFERENCE
 
 from crossfusion_core.data.clinical import load_patients, load_survival_table

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from reference_data import TCGA_REFERENCE
 
 from crossfusion_core.data.clinical import load_patients
@@ -68,3 +67,43 @@ def test_overlapping_split_file_is_rejected(tmp_path) -> None:
     with pytest.raises(PipelineInputError, match="both train and val: C") as info:
         read_fold_split(path)
     assert str(path) in str(info.value)
+
+
+def _excluded_csv(path: Path, case_ids: list[str]) -> Path:
+    """A qc/excluded.csv listing ``case_ids`` (one glass slide each)."""
+    rows = [(case_id, f"{case_id}-S1", "no_tissue", "no tissue") for case_id in case_ids]
+    pd.DataFrame(rows, columns=["case_id", "slide_id", "reason", "explanation"]).to_csv(path, index=False)
+    return path
+
+
+def test_left_out_patients_are_in_no_drawn_fold(tmp_path, caplog) -> None:
+    cohort = write_feature_cohort(tmp_path / "c", n_patients=12, dim=2)
+    excluded = _excluded_csv(tmp_path / "excluded.csv", ["SYN-P0003", "SYN-P0007"])
+    outs = [tmp_path / f"splits_{k}.csv" for k in range(3)]
+    write_fold_splits(cohort.survival_csv, 3, 0, outs, excluded_csv=excluded)
+    held_out = sorted(c for p in outs for c in read_fold_split(p).val)
+    expected = [f"SYN-P{p:04d}" for p in range(12) if p not in (3, 7)]
+    assert held_out == expected
+    assert "2 patient(s) without a usable slide are in no fold" in caplog.text
+    assert "SYN-P0003, SYN-P0007" in caplog.text
+
+
+def test_left_out_patients_drop_out_of_the_study_folds(tmp_path) -> None:
+    reference = REFERENCE / "splits" / "tcga_blca"
+    original = read_fold_split(reference / "splits_2.csv")
+    left_out = [original.train[0], original.val[0]]
+    outs = [tmp_path / f"splits_{k}.csv" for k in range(5)]
+    survival = REFERENCE / "survival" / "tcga_blca_survival.csv"
+    excluded = _excluded_csv(tmp_path / "excluded.csv", left_out)
+    write_fold_splits(survival, 5, 0, outs, reference_dir=reference, excluded_csv=excluded)
+    copied = read_fold_split(outs[2])
+    assert copied.train == original.train[1:] and copied.val == original.val[1:]
+    assert not set(left_out) & {c for p in outs for s in [read_fold_split(p)] for c in s.train + s.val}
+
+
+def test_too_few_usable_patients_for_the_folds_is_an_error(tmp_path) -> None:
+    cohort = write_feature_cohort(tmp_path / "c", n_patients=4, dim=2)
+    excluded = _excluded_csv(tmp_path / "excluded.csv", ["SYN-P0000", "SYN-P0001", "SYN-P0002"])
+    outs = [tmp_path / f"splits_{k}.csv" for k in range(2)]
+    with pytest.raises(PipelineInputError, match=r"1 patient\(s\) with a usable slide cannot make 2 folds"):
+        write_fold_splits(cohort.survival_csv, 2, 0, outs, excluded_csv=excluded)

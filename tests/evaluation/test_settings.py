@@ -28,7 +28,7 @@ def test_shipped_config_sections_load() -> None:
         (EvaluationSettings, {"tied_tol": -1}, "negative"),
         (EvaluationSettings, {"tide_tol": 1e-8}, "unknown keys"),
         (KmSettings, {"confidence_level": 1.5}, "confidence_level"),
-        (KmSettings, {"formats": ["svg"]}, "formats"),
+        (KmSettings, {"formats": ["tiff"]}, "formats"),
         (HeatmapSettings, {"colormap": "no-such-map"}, "colormap"),
         (HeatmapSettings, {"chunk_size": 0}, "chunk_size"),
     ],
@@ -38,5 +38,7 @@ def test_bad_values_are_config_errors(settings_type, mapping, message) -> None:
         settings_type.from_mapping(mapping)
 
 
-def test_configured_slides_drop_the_svs_suffix() -> None:
-    assert HeatmapSettings.from_mapping({"slides": ["A.svs", "B"]}).slides == ("A", "B")
+def test_configured_slides_are_ids_not_file_names() -> None:
+    """Slide ids are not file names (a local cohort's ids may contain dots): nothing is stripped."""
+    assert HeatmapSettings.from_mapping({"slides": ["A.svs", "B"]}).slides == ("A.svs", "B")
+    assert HeatmapSettings.from_mapping({"slides": None}).slides == ()

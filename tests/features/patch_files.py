@@ -7,10 +7,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from crossfusion_core.wsi.slide import magnification_for_mpp, mpp_for_magnification, slide_geometry
+from crossfusion_core.scales import MAGNIFICATIONS, magnification_for_mpp, mpp_for_magnification
+from crossfusion_core.wsi.slide import slide_geometry
 
 PATCH_SIZE_PX = 256
-MAGNIFICATIONS = (5, 10, 20)
 
 
 def write_patch_grid(path: Path, slide_path: Path, keep_20x: slice = slice(None)) -> Path:

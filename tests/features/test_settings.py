@@ -33,6 +33,10 @@ def test_external_block_is_parsed_with_integer_magnifications() -> None:
         ({"read_strategy": "mmap"}, "read_strategy"),
         ({"batchsize": 4}, "unknown keys"),
         ({"external": {"format": "clam", "dirs": {}}}, "external.dirs is empty"),
+        (
+            {"external": {"format": "clam", "dirs": {5: "/a", 10: "/b", 40: "/c"}}},
+            r"magnifications \[5, 10, 40\]",
+        ),
     ],
 )
 def test_bad_values_name_the_key(section: dict, message: str) -> None:

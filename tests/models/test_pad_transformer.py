@@ -17,9 +17,21 @@ def test_square_pad_repeats_the_first_tokens(n_tokens: int, side: int) -> None:
     assert padded[0, n_tokens:, 0].tolist() == list(range(side * side - n_tokens))
 
 
-def test_fold_padding_gives_copies_to_their_patch() -> None:
+def test_fold_padding_averages_a_patch_over_its_copies() -> None:
     folded = fold_padding(torch.arange(9, dtype=torch.float32), n_tokens=7)
-    assert folded.tolist() == [7.0, 9.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert folded.tolist() == [3.5, 4.5, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_identical_tokens_get_a_flat_class_token_map() -> None:
+    """Equal tokens are equally attended, repeated or not; the PPEG is zeroed, as its zero-padded
+    borders would otherwise tell the positions apart."""
+    torch.manual_seed(0)
+    transformer = PadTransformer(8, 2, 1, 2.0, 0.0, 0.0, class_token=True).eval()
+    with torch.no_grad():
+        for conv in (transformer.ppeg.conv7, transformer.ppeg.conv5, transformer.ppeg.conv3):
+            conv.weight.zero_()
+        scores = transformer.class_token_attention(torch.randn(1, 1, 8).expand(1, 7, 8), 7)
+    torch.testing.assert_close(scores, scores.mean().expand(7))
 
 
 def test_class_token_attention_is_the_same_for_padded_and_unpadded_input() -> None:

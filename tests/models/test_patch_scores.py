@@ -38,3 +38,16 @@ def test_fine_scores_match_the_full_attention_matrix(
     full = torch.softmax(queries @ keys.transpose(-2, -1) / head_dim**0.5, dim=-1)
     expected = full.sum(dim=2).mean(dim=1)[0].detach()
     torch.testing.assert_close(reference_model.patch_scores(*structured_bags, chunk_size=3)["x20"], expected)
+
+
+def test_padding_sources_are_not_favoured_at_10x(reference_model: CrossFusion) -> None:
+    """40 patches pad to 49 with copies of the first 9: over random bags, those 9 score like the rest
+    (summing copies instead of averaging them gave them twice the score)."""
+    generator = torch.Generator().manual_seed(0)
+    sources, others = [], []
+    for _ in range(10):
+        bags = (torch.randn(n, 96, generator=generator) for n in (10, 40, 160))
+        scores = reference_model.patch_scores(*bags)["x10"]
+        sources.append(scores[:9].mean())
+        others.append(scores[9:].mean())
+    assert 0.85 < (torch.stack(sources).mean() / torch.stack(others).mean()).item() < 1.15

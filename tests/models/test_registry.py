@@ -15,6 +15,7 @@ SMALL_OPTIONS = {
     "transmil": {"embed_dim": 16, "num_heads": 2, "scale": "coarse"},
     "abmil": {"hidden_dim": 16, "attention_dim": 8, "scale": "fine"},
     "dsmil": {"hidden_dim": 16, "query_dim": 8},
+    "linear_probe": {"n_components": 4, "scales": ["source", "fine"], "pooling": "mean_max"},
 }
 BACKBONE_DIM = 24
 N_BINS = 4
@@ -63,6 +64,19 @@ def test_backward_reaches_every_parameter(name: str) -> None:
         key for key, param in model.named_parameters() if param.grad is None or not param.grad.any()
     ]
     assert without_grad == []
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_bfloat16_autocast_trains_with_float32_outputs(name: str) -> None:
+    """What a GPU runs (training.loop turns bf16 autocast on for CUDA), on the CPU."""
+    model = small_model(name).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(*bags(3, 7, 30))
+    assert {t.dtype for t in (output.logits, output.hazards, output.survival, output.risk)} == {torch.float32}
+    assert not torch.equal(output.logits, output.logits.bfloat16().float()), "logits rounded to bf16"
+    output.risk.sum().backward()
+    grads = {key: param.grad for key, param in model.named_parameters() if param.requires_grad}
+    assert all(grad is not None and torch.isfinite(grad).all() for grad in grads.values())
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)

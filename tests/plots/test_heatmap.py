@@ -19,14 +19,9 @@ from PIL import Image
 from crossfusion_core.features.feature_files import FeatureFile, read_feature_file, write_feature_file
 from crossfusion_core.models.checkpoint import save_checkpoint
 from crossfusion_core.models.registry import build_model
-from crossfusion_core.plots.heatmap import (
-    SCORE_KEY,
-    ScaleMap,
-    heatmap_score_maps,
-    paint_heatmaps,
-    score_grid,
-)
+from crossfusion_core.plots.heatmap import ScaleMap, heatmap_score_maps, paint_heatmaps, score_grid
 from crossfusion_core.plots.settings import HeatmapSettings
+from crossfusion_core.scales import MAGNIFICATIONS
 
 DIM = 8
 PATCH_SIZE_PX = 64
@@ -103,7 +98,7 @@ def write_slide_features(feature_dirs, slide_id, slide_size, directions, seed) -
     """Feature files of one slide at 20x level 0 with the planted region; returns the planted masks."""
     rng = np.random.default_rng(seed)
     masks = {}
-    for magnification in SCORE_KEY:
+    for magnification in MAGNIFICATIONS:
         corners, size_level0 = patch_grid(magnification, slide_size, 20.0)
         features = rng.normal(size=(len(corners), DIM)).astype(np.float32)
         masks[magnification] = planted_mask(corners, size_level0, slide_size[0])
@@ -130,11 +125,11 @@ def write_slide_features(feature_dirs, slide_id, slide_size, directions, seed) -
 )
 def test_top_percentiles_fall_on_the_planted_region(tmp_path, name, options, planted_scales) -> None:
     model = tiny_model(name, options)
-    feature_dirs = {m: tmp_path / f"x{m}" for m in SCORE_KEY}
+    feature_dirs = {m: tmp_path / f"x{m}" for m in MAGNIFICATIONS}
     masks = write_slide_features(feature_dirs, "SLIDE", (2048, 1536), preferred_directions(model), seed=2)
-    files = {m: read_feature_file(feature_dirs[m] / "SLIDE.h5") for m in SCORE_KEY}
+    files = {m: read_feature_file(feature_dirs[m] / "SLIDE.h5") for m in MAGNIFICATIONS}
     maps = heatmap_score_maps(model, files, chunk_size=37)
-    assert sorted(maps) == (sorted(SCORE_KEY) if name == "crossfusion" else list(planted_scales))
+    assert sorted(maps) == (sorted(MAGNIFICATIONS) if name == "crossfusion" else list(planted_scales))
     for magnification, percentiles in maps.items():
         assert np.ptp(percentiles) > 50 and percentiles.max() == 100.0  # no constant map
         if magnification in planted_scales:
@@ -146,8 +141,8 @@ def test_top_percentiles_fall_on_the_planted_region(tmp_path, name, options, pla
 @pytest.fixture
 def fold(tmp_path):
     """Two held-out patients with feature files, and checkpoints of a multi- and a single-scale model."""
-    feature_dirs = {m: tmp_path / "features" / f"x{m}" for m in SCORE_KEY}
-    no_plant = dict.fromkeys(SCORE_KEY, np.zeros(DIM))
+    feature_dirs = {m: tmp_path / "features" / f"x{m}" for m in MAGNIFICATIONS}
+    no_plant = dict.fromkeys(MAGNIFICATIONS, np.zeros(DIM))
     for slide_id, seed in (("HIGH-S1", 2), ("LOW-S1", 3)):
         write_slide_features(feature_dirs, slide_id, (2048, 1536), no_plant, seed)
     checkpoints = {}

@@ -18,6 +18,7 @@ from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.synthetic.clinical import survival_table, write_synthetic_clinical
 from crossfusion_core.synthetic.cohort import SyntheticSettings, cohort_plan
 from crossfusion_core.synthetic.slides import write_synthetic_slide
+from crossfusion_core.synthetic.tissue import clump_chromatin, texture_mosaic
 
 REFERENCE_SURVIVAL = str(TCGA_REFERENCE / "survival" / "tcga_blca_survival.csv")
 SMALL = SyntheticSettings(n_patients=4, tissue_size_um=(500.0, 600.0), second_slide_fraction=0.5)
@@ -32,7 +33,7 @@ def test_plan_is_deterministic_and_opens_no_files(monkeypatch):
     assert plan == cohort_plan(SyntheticSettings())
     assert plan != cohort_plan(SyntheticSettings(seed=8))
     assert [s.slide_id for s in plan[:2]] == ["SYN-P0001-S1", "SYN-P0002-S1"]
-    assert sum(s.scan_magnification == 40 for s in plan) == 24
+    assert sum(s.scan_magnification == 40 for s in plan) == round(0.5 * len(plan))
     assert any(s.two_pieces for s in plan) and any(s.pen_mark for s in plan)
 
 
@@ -84,22 +85,71 @@ def test_slide_is_deterministic(small_cohort, tmp_path):
         np.testing.assert_array_equal(h5a["high_risk_mask"][()], h5b["high_risk_mask"][()])
 
 
-def test_planted_regions_look_different(small_cohort):
-    """High-risk regions (truth mask) are darker and more purple than the rest of the tissue."""
+def _read_level0(path) -> np.ndarray:
+    handle = openslide.OpenSlide(str(path))
+    return np.asarray(handle.read_region((0, 0), 0, handle.dimensions).convert("RGB"))
+
+
+def _box_mean(rgb: np.ndarray, factor: int) -> np.ndarray:
+    height, width = (rgb.shape[0] // factor) * factor, (rgb.shape[1] // factor) * factor
+    return (
+        rgb[:height, :width].reshape(height // factor, factor, width // factor, factor, 3).mean(axis=(1, 3))
+    )
+
+
+def _detail(rgb: np.ndarray) -> np.ndarray:
+    """Local high-frequency energy: squared Laplacian of the grey image."""
+    return cv2.Laplacian(rgb.mean(axis=2), cv2.CV_64F) ** 2
+
+
+def test_nuclear_phenotype_shows_at_20x_and_vanishes_at_10x(small_cohort):
+    """Read from the written SVS (through its JPEG tiles): clumped chromatin is fine detail at 20x only."""
     folder, paths = small_cohort
-    darker = []
-    for slide_id, path in paths.items():
-        with h5py.File(folder / f"{slide_id}.h5") as h5:
-            high_risk = h5["high_risk_mask"][()].astype(bool)
-            assert h5.attrs["mask_mpp"] == 8.0
-        handle = openslide.OpenSlide(str(path))
-        level = handle.level_count - 1
-        rgb = np.asarray(handle.read_region((0, 0), level, handle.level_dimensions[level]).convert("RGB"))
-        rgb = cv2.resize(rgb, high_risk.shape[::-1], interpolation=cv2.INTER_AREA).astype(float)
-        tissue = rgb.sum(axis=2) < 3 * 230
-        if (high_risk & tissue).sum() > 20 and (~high_risk & tissue).sum() > 20:
-            darker.append(rgb[high_risk & tissue].mean() < rgb[~high_risk & tissue].mean() - 10)
-    assert darker and all(darker)
+    ratios = {20: [], 10: []}
+    for slide in cohort_plan(SMALL):
+        with h5py.File(folder / f"{slide.slide_id}.h5") as h5:
+            region = h5["nuclear_mask"][()].astype(bool)
+        at_20x = _box_mean(_read_level0(paths[slide.slide_id]), round(0.5 / slide.level0_mpp))
+        for magnification, image in ((20, at_20x), (10, _box_mean(at_20x, 2))):
+            nuclei = image.mean(axis=2) < 130
+            cells = (
+                cv2.resize(region.astype(np.uint8), image.shape[1::-1], interpolation=cv2.INTER_NEAREST) > 0
+            )
+            inside, outside = nuclei & cells, nuclei & ~cells
+            if inside.sum() > 200 and outside.sum() > 200:
+                detail = _detail(image)
+                ratios[magnification].append(detail[inside].mean() / detail[outside].mean())
+    assert ratios[20] and min(ratios[20]) > 5.0  # ~16x: the speckle is most of the detail in a nucleus
+    assert 0.8 < np.mean(ratios[10]) < 1.25 and max(ratios[10]) < 1.5  # what is left is sampling noise
+
+
+def test_clumped_chromatin_keeps_every_2x2_mean():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(60, 200, (64, 64, 3)).astype(np.uint8)
+    coverage = np.zeros((64, 64), np.uint8)
+    cv2.circle(coverage, (32, 32), 20, 255, -1, cv2.LINE_AA)
+    speckled = rgb.copy()
+    clump_chromatin(speckled, coverage, rng)
+    np.testing.assert_array_equal(_box_mean(speckled, 2), _box_mean(rgb, 2))
+    assert (speckled != rgb).mean() > 0.2
+    assert (speckled[coverage == 0] == rgb[coverage == 0]).all()
+
+
+def test_mosaic_cells_are_half_solid_whatever_the_arrangement():
+    """Clustered blocks hold one texture, interleaved blocks a checkerboard; either way half the cells are
+    solid, so a 10x patch (one cell) cannot tell a high architecture score from a low one."""
+    tissue = np.ones((64 * 8, 64 * 8), bool)
+    shares = {}
+    for score in (-2.0, 2.0):
+        solid, clustered = texture_mosaic(tissue, score, np.random.default_rng(1))
+        blocks = solid.reshape(8, 2, 8, 2).transpose(0, 2, 1, 3).reshape(64, 4)
+        uniform = (blocks.sum(axis=1) % 4) == 0
+        np.testing.assert_array_equal(uniform, clustered.ravel())
+        assert (blocks[~uniform].sum(axis=1) == 2).all()
+        assert (blocks[~uniform, 0] == blocks[~uniform, 3]).all()  # diagonal: neighbours always differ
+        assert abs(solid.mean() - 0.5) <= 1 / 64
+        shares[score] = clustered.mean()
+    assert shares[-2.0] < 0.15 and shares[2.0] > 0.85
 
 
 def test_clinical_tables_follow_the_shared_format(small_cohort, tmp_path):

@@ -2,6 +2,8 @@
 
 It speaks real HTTP on 127.0.0.1 (stdlib ``http.server`` in a thread, random port), so the download
 code's streaming, ``Range`` resumption and retries are exercised as they are against the real GDC.
+A ``Range`` that starts at or past the end of a file gets an empty 206 (what some servers send) or,
+with ``strict_ranges``, the 416 of RFC 9110.
 """
 
 from __future__ import annotations
@@ -15,7 +17,12 @@ from http.server import BaseHTTPRequestHandler
 
 @dataclass
 class Fault:
-    """One injected failure, used up by the request it hits: ``status``, ``cut`` or ``corrupt``."""
+    """One injected failure, used up by the request it hits.
+
+    ``status``: answer HTTP ``value``; ``cut``: close the connection after byte ``value``; ``corrupt``:
+    flip byte ``value``; ``bare``: send neither Content-Length nor Content-Range (the body ends when the
+    connection closes), so the client cannot learn the file's size from the headers.
+    """
 
     kind: str
     value: int = 0
@@ -32,6 +39,7 @@ class FakeGdc:
     requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     posted: list[dict] = field(default_factory=list)
     bytes_sent: int = 0
+    strict_ranges: bool = False
 
     def add_file(self, file_id: str, filename: str, content: bytes) -> tuple[str, int]:
         """Serve ``content`` under ``file_id``; returns its (md5, size) as a manifest would list them."""
@@ -93,20 +101,28 @@ def gdc_handler(gdc: FakeGdc) -> type[BaseHTTPRequestHandler]:
                 return
             match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
             start = int(match.group(1)) if match else 0
+            if gdc.strict_ranges and match and start >= len(content):
+                self.send_error(416)
+                return
             body = bytearray(content[start:])
             if fault is not None and fault.kind == "corrupt":
                 body[fault.value - start] ^= 0xFF
+            bare = fault is not None and fault.kind == "bare"
             self.send_response(206 if match else 200)
-            if match:
+            if match and not bare:
                 self.send_header("Content-Range", f"bytes {start}-{len(content) - 1}/{len(content)}")
-            self.send_header("Content-Length", str(len(body)))
+            if not bare:
+                self.send_header("Content-Length", str(len(body)))
             self.send_header("Content-Disposition", f"attachment; filename={filename}")
             self.send_header("Accept-Ranges", "bytes")
             self.end_headers()
             sent = body[: fault.value - start] if fault is not None and fault.kind == "cut" else body
-            self.wfile.write(bytes(sent))
+            try:
+                self.wfile.write(bytes(sent))
+            except (BrokenPipeError, ConnectionResetError):
+                return  # the client hung up on reading the headers: nothing more to send
             gdc.bytes_sent += len(sent)
-            if len(sent) < len(body):
+            if len(sent) < len(body) or bare:
                 self.wfile.flush()
                 self.close_connection = True
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 
 import pytest
 from fake_gdc_server import Fault
@@ -149,3 +150,97 @@ def test_hostile_file_name_is_refused_before_any_write(served, tmp_path, filenam
     with pytest.raises(PipelineInputError, match="not a plain file name"):
         download_slide(FILE_ID, filename, md5, size, data_dir, gdc.url, **FAST)
     assert leftovers(tmp_path) == [] and gdc.requests == []
+
+
+def data_gets(gdc):
+    return len(gdc.requests_to("/data/"))
+
+
+def attempt_lines(caplog):
+    return [record.getMessage() for record in caplog.records if "attempt" in record.getMessage()]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("faults", [[], [Fault("bare")] * 4], ids=["announced", "unannounced"])
+def test_manifest_size_below_the_file_fails_after_two_logged_attempts(served, tmp_path, caplog, faults):
+    gdc, md5, size = served
+    gdc.faults[FILE_ID] = list(faults)
+    caplog.set_level(logging.INFO)
+    with pytest.raises(GdcAccessError, match=f"manifest says {size - 1} bytes"):
+        fetch(gdc, md5, size - 1, tmp_path)
+    assert data_gets(gdc) == 2
+    assert len(attempt_lines(caplog)) == 2
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.timeout(60)
+def test_manifest_size_above_the_file_fails_after_two_logged_attempts(served, tmp_path, caplog):
+    gdc, md5, size = served
+    caplog.set_level(logging.INFO)
+    with pytest.raises(GdcAccessError, match=f"manifest says {size + 1} bytes"):
+        fetch(gdc, md5, size + 1, tmp_path)
+    assert data_gets(gdc) == 2
+    assert len(attempt_lines(caplog)) == 2
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("strict_ranges", [False, True], ids=["empty-206", "416"])
+def test_partial_file_already_whole_but_short_of_the_manifest_size_fails(served, tmp_path, strict_ranges):
+    gdc, md5, size = served
+    gdc.strict_ranges = strict_ranges
+    (tmp_path / f".{FILENAME}.download").write_bytes(CONTENT)
+    with pytest.raises(GdcAccessError, match=f"manifest says {size + 10} bytes"):
+        fetch(gdc, md5, size + 10, tmp_path)
+    assert data_gets(gdc) == 2
+    assert leftovers(tmp_path) == []
+
+
+def test_unannounced_reply_is_never_written_past_the_manifest_size(served, tmp_path):
+    gdc, md5, size = served
+    gdc.faults[FILE_ID] = [Fault("bare")]
+    result = fetch(gdc, md5, size, tmp_path)
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT and result.bytes_fetched == size
+
+
+def _plant_symlink(partial, outside):
+    partial.symlink_to(outside)
+
+
+def _plant_dangling_symlink(partial, outside):
+    outside.unlink()
+    partial.symlink_to(outside)
+
+
+def _plant_hard_link(partial, outside):
+    os.link(outside, partial)
+
+
+@pytest.mark.parametrize(
+    ("plant", "what"),
+    [
+        (_plant_symlink, "a symbolic link"),
+        (_plant_dangling_symlink, "a symbolic link"),
+        (_plant_hard_link, "a hard link"),
+    ],
+    ids=["symlink", "dangling-symlink", "hard-link"],
+)
+def test_partial_file_planted_as_a_link_is_refused(served, tmp_path, plant, what):
+    gdc, md5, size = served
+    data_dir, outside = tmp_path / "data", tmp_path / "outside.bin"
+    data_dir.mkdir()
+    outside.write_bytes(b"not yours")
+    partial = data_dir / f".{FILENAME}.download"
+    plant(partial, outside)
+    with pytest.raises(PipelineInputError, match=f"{re.escape(str(partial))}: .*{what}"):
+        fetch(gdc, md5, size, data_dir)
+    assert not outside.exists() or outside.read_bytes() == b"not yours"
+    assert gdc.requests == [] and not (data_dir / FILENAME).exists()
+
+
+def test_errors_print_the_whole_url(served, tmp_path):
+    gdc, md5, size = served
+    gdc.faults[FILE_ID] = [Fault("status", 503)] * 10
+    with pytest.raises(GdcAccessError) as raised:
+        fetch(gdc, md5, size, tmp_path, retries=0)
+    assert str(raised.value).startswith(f"{gdc.url}/data/{FILE_ID}: ")

@@ -15,27 +15,20 @@ import pytest
 import torch
 from data.feature_files import feature_path_for, write_feature_cohort, write_feature_file
 
-from crossfusion_core.data.splits import write_fold_splits
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.training.fold import EPOCH_COLUMNS, train_fold
+from crossfusion_core.training.fold import train_fold
 from crossfusion_core.training.loop import concordance
+from crossfusion_core.training.outputs import EPOCH_COLUMNS
 from crossfusion_core.training.resume import RESUME_NAME
 from crossfusion_core.training.settings import TrainingSettings
 
-FAST = {"epochs": 6, "grad_accumulation": 2, "lr": 3e-3, "eta_min": 1e-5, "early_stopping_patience": 8}
+FAST = {"steps": None, "epochs": 6, "grad_accumulation": 2, "lr": 3e-3, "eta_min": 1e-5}
+INNER = {"selection": "inner_validation", "early_stopping_patience": 8}
 OPTIONS = {
     "abmil": {"hidden_dim": 16, "attention_dim": 16, "dropout": 0.0},
     "crossfusion": {"embed_dim": 32, "num_heads": 2, "dropout": 0.1, "attn_dropout": 0.0},
+    "linear_probe": {"n_components": 0, "penalty": 0.3},
 }
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    root = tmp_path_factory.mktemp("cohort")
-    cohort = write_feature_cohort(root, n_patients=48, dim=8)
-    splits = [root / "splits" / f"splits_{k}.csv" for k in range(3)]
-    write_fold_splits(cohort.survival_csv, 3, 0, splits)
-    return cohort, splits[0]
 
 
 def run(cohort, out_dir: Path, model: str = "abmil", **settings) -> pd.DataFrame:
@@ -59,11 +52,11 @@ def cindex(predictions: pd.DataFrame) -> float:
     )
 
 
-@pytest.mark.parametrize("model", ["abmil", "crossfusion"])
+@pytest.mark.parametrize("model", ["abmil", "crossfusion", "linear_probe"])
 def test_planted_signal_is_learned_and_outputs_follow_contract(cohort, tmp_path, model) -> None:
     predictions = run(cohort, tmp_path, model)
-    held_out = pd.read_csv(cohort[1])["val"].dropna()
-    assert list(predictions["case_id"]) == list(held_out)
+    split = pd.read_csv(cohort[1])
+    assert list(predictions["case_id"]) == list(split["val"].dropna())
     assert cindex(predictions) > 0.65
     assert list(predictions.columns) == [
         "case_id", "slide_ids", "survival_months", "censorship", "label_bin", "risk",
@@ -73,30 +66,75 @@ def test_planted_signal_is_learned_and_outputs_follow_contract(cohort, tmp_path,
     hazards = predictions[[f"hazard_{k}" for k in range(4)]].to_numpy()
     survival = np.cumprod(1 - hazards, axis=1)
     np.testing.assert_allclose(predictions["risk"], -survival.sum(axis=1), rtol=1e-5)
+    training = pd.read_csv(tmp_path / "training_risks.csv")
+    assert list(training.columns) == ["case_id", "risk", "fold"]
+    assert sorted(training["case_id"]) == sorted(split["train"].dropna())
     epochs = pd.read_csv(tmp_path / "epochs.csv")
-    assert tuple(epochs.columns) == EPOCH_COLUMNS and list(epochs["epoch"]) == list(range(6))
-    assert epochs["lr"].is_monotonic_decreasing and epochs["lr"].iloc[-1] > 1e-5
+    assert tuple(epochs.columns) == EPOCH_COLUMNS
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=False)
     assert checkpoint["model_name"] == model and checkpoint["backbone_dim"] == 8 and checkpoint["n_bins"] == 4
-    assert (
-        len(checkpoint["bin_edges"]) == 5
-        and checkpoint["model_options"]["dropout"] == OPTIONS[model]["dropout"]
-    )
+    assert len(checkpoint["bin_edges"]) == 5 and checkpoint["protocol"] == "honest, final"
     assert not (tmp_path / RESUME_NAME).exists()
     assert not [p for p in tmp_path.iterdir() if ".partial" in p.name]
 
 
-def test_reference_protocol_reports_best_held_out_epoch(cohort, tmp_path) -> None:
-    predictions = run(cohort, tmp_path, protocol="reference")
+def test_final_selection_trains_every_training_patient_for_the_whole_budget(cohort, tmp_path) -> None:
+    run(cohort, tmp_path, steps=17, epochs=None, grad_accumulation=4)
     epochs = pd.read_csv(tmp_path / "epochs.csv")
-    assert cindex(predictions) == pytest.approx(epochs["val_cindex"].max())
-    assert (
-        torch.load(tmp_path / "model.pt", weights_only=False)["best_epoch"] == epochs["val_cindex"].idxmax()
+    n_train = pd.read_csv(cohort[1])["train"].notna().sum()
+    steps_per_epoch = -(-n_train // 4)
+    assert epochs["steps"].iloc[-1] == 17 and len(epochs) == -(-17 // steps_per_epoch)
+    assert epochs["val_cindex"].isna().all()
+    assert epochs["lr"].is_monotonic_decreasing
+    assert torch.load(tmp_path / "model.pt", weights_only=False)["best_epoch"] == len(epochs) - 1
+
+
+def test_grad_accumulation_beyond_the_fit_set_is_capped(cohort, tmp_path) -> None:
+    """32 patients per step with fewer training patients still makes one step per epoch, not none."""
+    run(cohort, tmp_path, grad_accumulation=500, epochs=3)
+    assert list(pd.read_csv(tmp_path / "epochs.csv")["steps"]) == [1, 2, 3]
+
+
+def test_inner_validation_selects_and_stops_early(cohort, tmp_path) -> None:
+    run(cohort, tmp_path, epochs=12, selection="inner_validation", early_stopping_patience=2)
+    epochs = pd.read_csv(tmp_path / "epochs.csv")
+    best = torch.load(tmp_path / "model.pt", weights_only=False)["best_epoch"]
+    assert best == epochs["val_cindex"].idxmax()
+    assert len(epochs) <= best + 3
+    n_train = pd.read_csv(cohort[1])["train"].notna().sum()
+    assert len(pd.read_csv(tmp_path / "training_risks.csv")) == n_train
+
+
+def test_reference_protocol_reports_best_held_out_epoch_after_warmup(cohort, tmp_path) -> None:
+    predictions = run(cohort, tmp_path, protocol="reference", selection_warmup_epochs=2)
+    epochs = pd.read_csv(tmp_path / "epochs.csv")
+    after_warmup = epochs["val_cindex"].iloc[2:]
+    assert cindex(predictions) == pytest.approx(after_warmup.max())
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert checkpoint["best_epoch"] == after_warmup.idxmax() and checkpoint["protocol"].startswith(
+        "reference"
     )
 
 
+def test_periodic_cosine_rises_again_after_its_period(cohort, tmp_path) -> None:
+    run(cohort, tmp_path, epochs=6, cosine_period_epochs=2, eta_min=0.0)
+    lr = pd.read_csv(tmp_path / "epochs.csv")["lr"].to_numpy()
+    np.testing.assert_allclose(lr, [3e-3, 1.5e-3, 0.0, 1.5e-3, 3e-3, 1.5e-3], atol=1e-12)
+
+
+def test_slide_items_bin_over_slides_and_predict_per_patient(cohort, tmp_path) -> None:
+    """Patients SYN-P0000 and SYN-P0001 have two slides each: as items they count twice."""
+    predictions = run(cohort, tmp_path, items="slide")
+    assert not predictions["case_id"].duplicated().any()
+    two_slides = predictions[predictions["slide_ids"].str.contains(";")]
+    for _, row in two_slides.iterrows():
+        assert row["slide_ids"] == f"{row['case_id']}-S1;{row['case_id']}-S2"
+    hazards = predictions[[f"hazard_{k}" for k in range(4)]].to_numpy()
+    np.testing.assert_allclose(predictions["risk"], -np.cumprod(1 - hazards, axis=1).sum(axis=1))
+
+
 def test_cox_loss_trains(cohort, tmp_path) -> None:
-    predictions = run(cohort, tmp_path, loss="cox", grad_accumulation=8, lr=1e-2)
+    predictions = run(cohort, tmp_path, loss="cox", grad_accumulation=8, lr=1e-2, epochs=12)
     assert np.isfinite(predictions["risk"]).all()
     assert cindex(predictions) > 0.6
 
@@ -137,7 +175,7 @@ def test_one_patch_and_uneven_bags_run(tmp_path) -> None:
         {"train": ids[:4] + ids[6:10], "val": [ids[5], ids[4], ids[10], ids[11]] + [None] * 4}
     ).to_csv(split)
     predictions = run(
-        (data, split), tmp_path / "out", "crossfusion", epochs=1, n_bins=2, inner_val_fraction=0.5
+        (data, split), tmp_path / "out", "crossfusion", epochs=1, n_bins=2, **INNER, inner_val_fraction=0.5
     )
     assert "SYN-P0005" in set(predictions["case_id"])
     assert np.isfinite(predictions[["risk", "hazard_0", "hazard_1"]].to_numpy()).all()
@@ -171,4 +209,11 @@ def test_settings_reject_bad_values() -> None:
         TrainingSettings.from_mapping({"protocol": "optimistic"})
     with pytest.raises(PipelineInputError, match="unknown key"):
         TrainingSettings.from_mapping({"epoch": 3})
-    assert TrainingSettings.from_mapping({"lr": "1.0e-4", "epochs": 3.0}).epochs == 3
+    with pytest.raises(PipelineInputError, match="exactly one training length"):
+        TrainingSettings.from_mapping({"epochs": 3})
+    with pytest.raises(PipelineInputError, match="needs a selection set"):
+        TrainingSettings.from_mapping({"early_stopping_patience": 5})
+    with pytest.raises(PipelineInputError, match="positive whole number"):
+        TrainingSettings.from_mapping({"steps": 2.5})
+    settings = TrainingSettings.from_mapping({"lr": "1.0e-4", "epochs": 3.0, "steps": None})
+    assert settings.epochs == 3 and settings.steps is None

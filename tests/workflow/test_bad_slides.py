@@ -1,22 +1,29 @@
-"""Damaged or unusable slides: a clear error naming the file, and the other slides still finish.
+"""Damaged or unusable slides: a clear error naming the file, and the other slides still finish; a
+patient whose only slide has no tissue is left out, listed with the reason, and the run goes on.
 
-The slides sit in a TCGA-style data folder (as if already downloaded), so the run starts from real
-files on disk: two good synthetic scans next to a truncated SVS, a text file renamed .svs, a scan with
-neither mpp nor objective power, and an all-white scan.
+The damaged slides sit in a TCGA-style data folder (as if already downloaded), so the run starts from
+real files on disk: two good synthetic scans next to a truncated SVS, a text file renamed .svs, a scan
+with neither mpp nor objective power, and an all-white scan. The left-out patients are those of a local
+cohort run to the report: one whose only slide is all glass, one whose only (truncated) slide the config
+excludes.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import re
 import uuid
 from pathlib import Path
 
 import h5py
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from fixture_slides import tissue_rgb
-from snakemake_runs import SNAKEFILE, run_snakemake
+from local.cohort_files import write_local_cohort
+from snakemake_runs import SNAKEFILE, TINY_CONFIG, run_snakemake, run_workflow
 
 from crossfusion_core.synthetic.svs_writer import write_aperio_svs
 
@@ -90,7 +97,7 @@ def test_the_run_reports_failure_but_good_slides_finish(damaged_run):
 )
 def test_unusable_slide_fails_naming_the_file_and_the_problem(damaged_run, slide: str, problem: str):
     workdir, _ = damaged_run
-    log = _log(workdir, "segment", slide)
+    log = _log(workdir, "slide_patches", slide)
     assert f"{slide}.svs" in log and problem in log
     assert not (workdir / "results" / "damaged" / "tissue" / f"{slide}.h5").exists()
 
@@ -99,4 +106,70 @@ def test_blank_slide_gives_flagged_empty_results(damaged_run):
     workdir, _ = damaged_run
     with h5py.File(workdir / "results" / "damaged" / "patches" / f"{BLANK}.h5") as h5:
         assert h5.attrs["empty"] and len(h5["x10/coords"]) == 0
-    assert "no tissue" in _log(workdir, "segment", BLANK)
+    assert "no tissue" in _log(workdir, "slide_patches", BLANK)
+
+
+USABLE = [f"P{patient}" for patient in range(1, 7)]
+GLASS_PATIENT, EXCLUDED_PATIENT = "P7", "P8"
+
+
+@pytest.fixture(scope="module")
+def left_out_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`all` on a local cohort of 8 patients, one model: P1-P6 have tissue, P7's only slide is all glass,
+    P8's only slide is truncated and listed in slides.exclude."""
+    workdir = tmp_path_factory.mktemp("left_out")
+    root = workdir / "cohort"
+    sheet, clinical = write_local_cohort(root, n_patients=len(USABLE))
+    write_aperio_svs(root / "slides" / "glass_7.svs", np.full((1536, 2048, 3), 242, np.uint8), 0.5, 20)
+    whole = (root / "slides" / "scan_1.svs").read_bytes()
+    (root / "slides" / "truncated_8.svs").write_bytes(whole[: len(whole) // 3])
+    with open(sheet, "a") as rows:
+        rows.write("S7,P7,slides/glass_7.svs,\nS8,P8,slides/truncated_8.svs,\n")
+    with open(clinical, "a") as rows:
+        rows.write("P7\t40.0\t0\t57\nP8\t45.0\t1\t58\n")
+    overlay = workdir / "left_out.yaml"
+    overlay.write_text(
+        yaml.safe_dump(
+            {
+                "cohort": "left_out",
+                "source": {
+                    "kind": "local",
+                    "slide_sheet": "cohort/slides.csv",
+                    "clinical_table": "cohort/clinical.tsv",
+                },
+                "slides": {"exclude": ["S8"], "batches": 2},
+                "training": {"models": ["abmil"]},
+            }
+        )
+    )
+    run_workflow(workdir, [TINY_CONFIG, overlay], ["all"])
+    return workdir / "results" / "left_out"
+
+
+def test_left_out_patients_are_listed_with_their_reasons(left_out_run: Path):
+    listed = pd.read_csv(left_out_run / "qc" / "excluded.csv")
+    assert listed[["case_id", "slide_id", "reason"]].values.tolist() == [
+        [GLASS_PATIENT, "S7", "no_tissue"],
+        [EXCLUDED_PATIENT, "S8", "excluded_in_config"],
+    ]
+    log = (left_out_run / "logs" / "excluded_patients.log").read_text()
+    assert "leaving patient P7 out of training and evaluation" in log
+
+
+def test_the_other_patients_are_trained_and_scored(left_out_run: Path):
+    run = left_out_run / "abmil" / "efficientnet_lite0"
+    held_out = pd.concat(pd.read_csv(run / f"fold_{k}" / "predictions.csv") for k in (0, 1))
+    assert sorted(held_out["case_id"]) == USABLE
+    assert pd.read_csv(run / "metrics.csv").set_index("row").loc["pooled", "n_patients"] == len(USABLE)
+    assert (run / "km.png").stat().st_size > 0
+
+
+def test_the_report_shows_the_left_out_patients(left_out_run: Path):
+    report = (left_out_run / "report.html").read_text()
+    pages = re.findall(
+        r"data:text/html;charset=utf8;filename=excluded\.html;base64,([A-Za-z0-9+/=]+)", report
+    )
+    assert len(pages) == 1, "the report does not carry the page of left-out patients"
+    page = base64.b64decode(pages[0]).decode()
+    assert "2 of 8 patients are left out" in page
+    assert "<td>P7</td>" in page and "<td>no_tissue</td>" in page

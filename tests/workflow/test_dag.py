@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
 import yaml
-from snakemake_runs import REPO, SNAKEFILE, planned_jobs, run_snakemake
+from snakemake_runs import REPO, SNAKEFILE, SYNTHETIC_FEATURE_STAGES, planned_jobs, run_snakemake
 
 STAGES = {
-    "synthetic_slide",
-    "synthetic_clinical",
-    "segment",
-    "patch",
-    "extract_features",
-    "feature_index",
+    *SYNTHETIC_FEATURE_STAGES,
+    "excluded_patients",
     "splits",
     "train",
     "evaluate",
@@ -47,6 +45,86 @@ def test_a_wrong_type_stops_the_run_naming_the_section(tmp_path: Path):
     assert "epochs" in done.stdout and "'many' is not of type 'integer'" in done.stdout
 
 
+def _dry_run(workdir: Path, overlay: dict) -> subprocess.CompletedProcess:
+    path = workdir / "overlay.yaml"
+    path.write_text(yaml.safe_dump(overlay))
+    return run_snakemake(workdir, SNAKEFILE, [path], ["all"], ["--dry-run", "--cores", "1"], 300)
+
+
+def _tcga_manifest_without_diagnostic_slides(workdir: Path) -> dict:
+    manifest = workdir / "manifest.tsv"
+    manifest.write_text(
+        "id\tfilename\tmd5\tsize\tstate\n"
+        f"{uuid.uuid4()}\tTCGA-AA-0001-01A-01-TS1.x.svs\t{'0' * 32}\t10\treleased\n"
+    )
+    return {
+        "cohort": "x",
+        "source": {"kind": "tcga", "project": "TCGA-XX", "manifest": "manifest.tsv", "data_dir": "s"},
+    }
+
+
+DAG_TIME_MISTAKES = {
+    "unknown model": (
+        {"training": {"models": ["crossfusoin"]}},
+        "training.models[0]",
+        "did you mean 'crossfusion'",
+    ),
+    "unknown backbone": (
+        {"features": {"backbones": ["resnet51"]}},
+        "features.backbones[0]",
+        "resnet50_trunc",
+    ),
+    "option typo": (
+        {"training": {"models": ["abmil"], "model_options": {"abmil": {"hiden_dim": 32}}}},
+        "training.model_options.abmil.hiden_dim",
+        "use only",
+    ),
+    "more folds than patients": (
+        {"synthetic": {"n_patients": 8, "second_slide_fraction": 0}, "training": {"n_folds": 9}},
+        "training.n_folds",
+        "at most 8",
+    ),
+    "manifest without diagnostic slides": (
+        _tcga_manifest_without_diagnostic_slides,
+        "source",
+        "Diagnostic Slide",
+    ),
+    "excluded id that is no slide": (
+        {"slides": {"exclude": ["SYN-P0001-S1.svs"]}},
+        "slides.exclude",
+        "SYN-P0001-S1'",
+    ),
+    "mpp override of no slide": (
+        {"slides": {"mpp_override": {"NOPE": 0.5}}},
+        "slides.mpp_override",
+        "not file names",
+    ),
+    "every slide excluded": (
+        {"synthetic": {"n_patients": 1, "second_slide_fraction": 0}, "slides": {"exclude": ["SYN-P0001-S1"]}},
+        "slides.exclude",
+        "leave at least one slide",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", DAG_TIME_MISTAKES, ids=str)
+def test_the_dry_run_stops_a_job_time_mistake_naming_the_overlay(tmp_path: Path, case: str):
+    overlay, key, fix = DAG_TIME_MISTAKES[case]
+    done = _dry_run(tmp_path, overlay(tmp_path) if callable(overlay) else overlay)
+    assert done.returncode != 0
+    assert f"overlay.yaml: `{key}`" in done.stdout and fix in done.stdout, done.stdout[-3000:]
+    assert "Building DAG of jobs" not in done.stdout
+
+
+@pytest.mark.parametrize("formats", [["pdf"], ["svg"]], ids=str)
+def test_a_kaplan_meier_format_without_png_still_plans_the_report(tmp_path: Path, formats: list[str]):
+    path = tmp_path / "km.yaml"
+    path.write_text(yaml.safe_dump({"km": {"formats": formats}}))
+    plan = planned_jobs(tmp_path, [path])
+    main = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    assert plan["km_plot"] == len(main["training"]["models"]) and plan["report"] == 1
+
+
 @pytest.mark.parametrize("cohort", COHORTS, ids=lambda path: path.stem)
 def test_tcga_cohort_dry_run_plans_downloads_from_the_manifest(cohort: Path):
     done = run_snakemake(
@@ -55,5 +133,8 @@ def test_tcga_cohort_dry_run_plans_downloads_from_the_manifest(cohort: Path):
     assert done.returncode == 0, done.stdout[-4000:]
     stats = dict(line.split()[:2] for line in done.stdout.splitlines() if len(line.split()) == 2)
     assert int(stats["download"]) > 100
-    assert stats["download"] == stats["segment"] == stats["patch"] == stats["extract_features"]
-    assert int(stats["train"]) == 5 * 2
+    assert stats["download"] == stats["slide_patches"] == stats["slide_features"]
+    main = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    batches = yaml.safe_load(cohort.read_text()).get("slides", {}).get("batches", main["slides"]["batches"])
+    assert int(stats["segment_and_patch"]) == int(stats["extract_features"]) == batches
+    assert int(stats["train"]) == 5 * len(main["training"]["models"])

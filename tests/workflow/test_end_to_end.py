@@ -74,4 +74,4 @@ def test_each_job_logs_to_its_own_file(tiny_run: Path):
     slide = _tiny_slides()[0]
     log = tiny_run / RESULTS / "logs" / "train" / "abmil" / "efficientnet_lite0" / "fold_0.log"
     assert "epoch" in log.read_text().lower()
-    assert (tiny_run / RESULTS / "logs" / "segment" / f"{slide}.log").exists()
+    assert (tiny_run / RESULTS / "logs" / "slide_patches" / f"{slide}.log").exists()

@@ -8,16 +8,15 @@ import pytest
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.synthetic.svs_writer import write_aperio_svs
-from crossfusion_core.wsi.patching import patch_slide
-from crossfusion_core.wsi.segmentation import segment_slide
+from crossfusion_core.wsi.patching import SlideWsiFiles, segment_and_patch
 from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
 from crossfusion_core.wsi.slide import slide_geometry
 
 
 def _patch(slide, tmp_path) -> dict:
     """Segment and patch ``slide``; return the patches h5 as {group: {dataset or attr: value}}."""
-    segment_slide(slide, SegmentationSettings(), None, tmp_path / "mask.h5", tmp_path / "mask.png")
-    patch_slide(slide, tmp_path / "mask.h5", PatchingSettings(), None, tmp_path / "p.h5", tmp_path / "qc.png")
+    files = SlideWsiFiles(tmp_path / "mask.h5", tmp_path / "mask.png", tmp_path / "p.h5", tmp_path / "qc.png")
+    segment_and_patch(slide, SegmentationSettings(), PatchingSettings(), None, files)
     with h5py.File(tmp_path / "p.h5") as h5:
         content = {name: {key: h5[name][key][()] for key in h5[name]} | dict(h5[name].attrs) for name in h5}
         return content | {"root": dict(h5.attrs)}
@@ -85,10 +84,9 @@ def test_blank_slide_gives_empty_bags(tmp_path):
     assert patches["x10"]["parent_index"].shape == (0,)
 
 
-def test_settings_need_whole_children():
-    with pytest.raises(PipelineInputError, match="integer ratio"):
-        PatchingSettings.from_mapping({"magnifications": {"coarse": 5, "source": 10, "fine": 15}})
+def test_settings_refuse_magnifications_the_scale_table_fixes():
+    with pytest.raises(PipelineInputError, match=r"magnifications.*crossfusion_core/scales\.py"):
+        PatchingSettings.from_mapping({"magnifications": {"coarse": 5, "source": 10, "fine": 20}})
     with pytest.raises(PipelineInputError, match="unknown"):
         PatchingSettings.from_mapping({"patch_size": 256})
-    settings = PatchingSettings.from_mapping({"patch_size_px": 224, "magnifications": {"coarse": 5}})
-    assert settings.patch_size_px == 224 and settings.children_per_side == (2, 2)
+    assert PatchingSettings.from_mapping({"patch_size_px": 224}).patch_size_px == 224

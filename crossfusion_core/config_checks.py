@@ -1,0 +1,374 @@
+"""Every config value checked while Snakemake builds the DAG, before any job runs.
+
+A name that only a job would reject (a misspelt model, an option a model lacks, a figure format the
+plotting code cannot write, more folds than patients) would otherwise pass the dry run and fail hours
+later, after every slide is featurised. So the Snakefile hands the merged config to
+:func:`checked_run_config`, which parses each section into its settings dataclass (the one source of
+defaults and allowed values), checks every name against the registries and every slide id against the
+cohort, and raises one :class:`PipelineInputError` naming the file that set the bad value (see
+:mod:`crossfusion_core.config_origins`), the key and a fix.
+
+Only torch-free modules are imported here: importing torch would add seconds to every dry run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jsonschema
+import yaml
+
+from crossfusion_core.cohort import Cohort, CohortSlide, SlideSettings, cohort
+from crossfusion_core.config_origins import ConfigOrigins, KeyPath, dotted_key
+from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.evaluation.settings import EvaluationSettings
+from crossfusion_core.features.backbones import BACKBONES
+from crossfusion_core.features.settings import FeatureSettings
+from crossfusion_core.models.registry import MODEL_NAMES, model_options
+from crossfusion_core.plots.settings import HeatmapSettings, KmSettings
+from crossfusion_core.training.settings import TrainingSettings
+from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
+
+SettingsT = TypeVar("SettingsT")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The checked config of one run: each section as its settings, the slides the run covers and
+    those ``slides.exclude`` leaves out (their patients are listed in ``qc/excluded.csv``)."""
+
+    cohort_name: str
+    source_kind: str
+    splits_dir: str | None
+    slides: tuple[CohortSlide, ...]
+    excluded_slides: tuple[CohortSlide, ...]
+    slide_settings: SlideSettings
+    segmentation: SegmentationSettings
+    patching: PatchingSettings
+    features: FeatureSettings
+    training: TrainingSettings
+    evaluation: EvaluationSettings
+    km: KmSettings
+    heatmaps: HeatmapSettings
+
+    @property
+    def slide_ids(self) -> list[str]:
+        """The ``slide`` wildcard values, exclusions applied, in the source's order."""
+        return [slide.slide_id for slide in self.slides]
+
+    def slide_file(self, slide_id: str) -> str:
+        """Where the slide's file is (or will be, once downloaded or generated)."""
+        return str(self._by_id[slide_id].path)
+
+    def mpp_override(self, slide_id: str) -> float | None:
+        """The level-0 mpp given in the config (first) or the slide sheet, else None: trust the header."""
+        configured = self.slide_settings.mpp_override.get(slide_id)
+        return configured if configured is not None else self._by_id[slide_id].mpp
+
+    @functools.cached_property
+    def _by_id(self) -> dict[str, CohortSlide]:
+        """Built once: input functions ask for one slide per job, thousands of times per DAG."""
+        return _slides_by_id(self.slides)
+
+
+def checked_run_config(
+    config: Mapping[str, Any], origins: ConfigOrigins, schema_path: str | Path, synthetic_dir: str
+) -> RunConfig:
+    """The run's settings from the merged ``config``; the first problem found raises, naming its file.
+
+    ``synthetic_dir`` is where generated slides go, with ``{cohort}`` for the cohort's name.
+    """
+    check_schema(config, schema_path, origins)
+    synthetic_dir = synthetic_dir.format(cohort=config["cohort"])
+    sections = _Sections(config, origins)
+    training = sections.parse("training", TrainingSettings.from_mapping)
+    features = sections.parse("features", FeatureSettings.from_mapping)
+    slide_settings = sections.parse("slides", SlideSettings.from_mapping)
+    _check_models(training, origins)
+    _check_backbones(features, origins)
+    listed = _checked_cohort(config, origins, synthetic_dir)
+    heatmaps = sections.parse("heatmaps", HeatmapSettings.from_mapping)
+    slides = _included_slides(listed, slide_settings, heatmaps, origins)
+    _check_folds(config["source"], slides, training, origins)
+    return RunConfig(
+        cohort_name=config["cohort"],
+        source_kind=config["source"]["kind"],
+        splits_dir=config["source"].get("splits_dir"),
+        slides=slides,
+        excluded_slides=tuple(slide for slide in listed.slides if slide.slide_id in slide_settings.exclude),
+        slide_settings=slide_settings,
+        segmentation=sections.parse("segmentation", SegmentationSettings.from_mapping),
+        patching=sections.parse("patching", PatchingSettings.from_mapping),
+        features=features,
+        training=training,
+        evaluation=sections.parse("evaluation", EvaluationSettings.from_mapping),
+        km=sections.parse("km", KmSettings.from_mapping),
+        heatmaps=heatmaps,
+    )
+
+
+def check_schema(config: Mapping[str, Any], schema_path: str | Path, origins: ConfigOrigins) -> None:
+    """Types and shapes against config/schema.yaml; the worst violation raises, naming its file."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if error is None:
+        return
+    key = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = error.schema.get("properties", {})
+        unknown = sorted(str(name) for name in error.instance if name not in allowed)
+        raise origins.error((*key, unknown[0]), f"unknown key(s) {unknown}", _choose(unknown[0], allowed))
+    raise origins.error(key or ("(top level)",), error.message, _schema_fix(error))
+
+
+def _schema_fix(error: jsonschema.ValidationError) -> str:
+    if error.validator == "enum":
+        return f"use one of {error.validator_value}"
+    return f"see config/schema.yaml ({error.validator}: {error.validator_value})"
+
+
+class _Sections:
+    """Parses config sections into settings, naming the file that set the key a settings check refused."""
+
+    def __init__(self, config: Mapping[str, Any], origins: ConfigOrigins) -> None:
+        self.config = config
+        self.origins = origins
+
+    def parse(self, name: str, parse: Callable[[Any], SettingsT]) -> SettingsT:
+        mapping = self.config.get(name)
+        try:
+            return parse(mapping)
+        except PipelineInputError as error:
+            raise attributed_error(self.origins, (name,), mapping, error) from None
+
+
+def attributed_error(
+    origins: ConfigOrigins, section: KeyPath, mapping: Any, error: PipelineInputError
+) -> PipelineInputError:
+    """``error`` re-raised against the keys of ``mapping`` its message names (else the whole section)."""
+    keys = [
+        key for key in (mapping or {}) if re.search(rf"(?<!\w){re.escape(str(key))}(?!\w)", error.problem)
+    ]
+    if len(keys) == 1:
+        return origins.error((*section, keys[0]), error.problem, error.fix)
+    if not keys:
+        return origins.error(section, error.problem, error.fix)
+    where = "; ".join(
+        f"`{dotted_key((*section, key))}` from {_label(origins, (*section, key))}" for key in keys
+    )
+    return PipelineInputError(None, f"{where}: {error.problem}", error.fix)
+
+
+def _label(origins: ConfigOrigins, key: KeyPath) -> str:
+    layer = origins.origin(key)
+    return layer.label if layer is not None else "the default"
+
+
+def _check_models(training: TrainingSettings, origins: ConfigOrigins) -> None:
+    for index, name in enumerate(training.models):
+        if name not in MODEL_NAMES:
+            raise origins.error(
+                ("training", "models", index), f"{name!r} is not a model", _choose(name, MODEL_NAMES)
+            )
+    for name in training.model_options:
+        if name not in MODEL_NAMES:
+            raise origins.error(
+                ("training", "model_options", name),
+                f"options are given for {name!r}, which is not a model",
+                _choose(name, MODEL_NAMES),
+            )
+    for name in training.models:
+        options = training.model_options.get(name)
+        try:
+            model_options(name, options)
+        except PipelineInputError as error:
+            raise attributed_error(origins, ("training", "model_options", name), options, error) from None
+
+
+def _check_backbones(features: FeatureSettings, origins: ConfigOrigins) -> None:
+    if features.external is None:
+        for index, name in enumerate(features.backbones):
+            if name not in BACKBONES:
+                raise origins.error(
+                    ("features", "backbones", index), f"{name!r} is not a backbone", _choose(name, BACKBONES)
+                )
+    for name, path in features.weights.items():
+        if name not in BACKBONES:
+            raise origins.error(
+                ("features", "weights", name),
+                f"weights are given for {name!r}, not a backbone",
+                _choose(name, BACKBONES),
+            )
+        if not path.is_file():
+            raise origins.error(
+                ("features", "weights", name),
+                f"the checkpoint {path} does not exist",
+                "give the path of the downloaded weights file, relative to the run folder or absolute",
+            )
+    if features.external is not None:
+        for magnification, folder in features.external.dirs_by_magnification.items():
+            if not folder.is_dir():
+                raise origins.error(
+                    ("features", "external", "dirs"),
+                    f"the {magnification}x feature folder {folder} does not exist",
+                    "give the folders of your CLAM/TRIDENT h5 files per magnification",
+                )
+
+
+def _choose(name: str, known: Iterable[str]) -> str:
+    """``did you mean 'crossfusion'? use one of [...]``: the fix for a misspelt registry name."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return (f"did you mean {close[0]!r}? " if close else "") + f"use one of {known}"
+
+
+def _checked_cohort(config: Mapping[str, Any], origins: ConfigOrigins, synthetic_dir: str) -> Cohort:
+    """The source's slides; source settings and the files they name are checked first."""
+    source = config["source"]
+    _check_source_files(source, origins)
+    try:
+        listed = cohort(source, config.get("synthetic") or {}, synthetic_dir)
+    except PipelineInputError as error:
+        if error.path is not None:
+            raise  # a problem inside a slide list or table: its message names that file and line
+        section = ("synthetic",) if source["kind"] == "synthetic" else ("source",)
+        mapping = config.get("synthetic") if source["kind"] == "synthetic" else source
+        raise attributed_error(origins, section, mapping, error) from None
+    if not listed.slides:
+        raise origins.error(("source",), f"the cohort has no slide: {_why_empty(source)}", _empty_fix(source))
+    return listed
+
+
+SOURCE_FILES = ("manifest", "survival_table", "slide_sheet", "clinical_table", "token_file")
+SOURCE_FOLDERS = ("splits_dir",)
+
+
+def _check_source_files(source: Mapping[str, Any], origins: ConfigOrigins) -> None:
+    for key in SOURCE_FILES:
+        if source.get(key) and not Path(source[key]).is_file():
+            raise origins.error(
+                ("source", key), f"{source[key]} does not exist", "give a path relative to the run folder"
+            )
+    for key in SOURCE_FOLDERS:
+        if source.get(key) and not Path(source[key]).is_dir():
+            raise origins.error(
+                ("source", key),
+                f"folder {source[key]} does not exist",
+                "give a path relative to the run folder",
+            )
+
+
+def _why_empty(source: Mapping[str, Any]) -> str:
+    if source["kind"] != "tcga":
+        return "the slide list is empty"
+    from crossfusion_core.tcga.manifest import diagnostic_slides
+
+    pattern = source.get("slide_pattern", "-DX")
+    selection = diagnostic_slides(source["manifest"], pattern)
+    if selection.slides:
+        return (
+            f"none of the {len(selection.slides)} diagnostic slides of {source['manifest']} is in "
+            f"{source['survival_table']}"
+        )
+    return f"{source['manifest']} ({selection.summary()}; source.slide_pattern is {pattern!r})"
+
+
+def _empty_fix(source: Mapping[str, Any]) -> str:
+    if source["kind"] == "tcga":
+        return (
+            "download the manifest of the project's diagnostic slides from the GDC portal (Slide Image, "
+            "Diagnostic Slide), check source.slide_pattern, or set fill_missing_from_gdc: true"
+        )
+    return "list at least one slide"
+
+
+def _included_slides(
+    listed: Cohort, settings: SlideSettings, heatmaps: HeatmapSettings, origins: ConfigOrigins
+) -> tuple[CohortSlide, ...]:
+    """The listed slides without ``slides.exclude``; every slide id the config names must be listed."""
+    known = _slides_by_id(listed.slides)
+    for key, names in (
+        (("slides", "exclude"), settings.exclude),
+        (("slides", "mpp_override"), settings.mpp_override),
+        (("heatmaps", "slides"), heatmaps.slides),
+    ):
+        _check_slide_ids(origins, key, names, known, listed.listed_in)
+    excluded_ids = set(settings.exclude)
+    slides = tuple(slide for slide in listed.slides if slide.slide_id not in excluded_ids)
+    if not slides:
+        raise origins.error(
+            ("slides", "exclude"),
+            "every slide of the cohort is excluded",
+            "leave at least one slide in the run",
+        )
+    excluded = [name for name in heatmaps.slides if name in excluded_ids]
+    if excluded:
+        raise origins.error(
+            ("heatmaps", "slides"),
+            f"{excluded} are excluded (slides.exclude)",
+            "paint only slides of the run",
+        )
+    return slides
+
+
+def _check_slide_ids(
+    origins: ConfigOrigins,
+    key: KeyPath,
+    names: Iterable[str],
+    known: Mapping[str, CohortSlide],
+    listed_in: str,
+) -> None:
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise origins.error(
+            key,
+            f"{unknown[:10]} {'is' if len(unknown) == 1 else 'are'} not slide(s) of the cohort ({listed_in})",
+            _slide_fix(unknown[0], known),
+        )
+
+
+def _slide_fix(name: str, known: Iterable[str]) -> str:
+    """A close slide id if there is one, and a few real ones: slide ids are names, not file names."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return (f"did you mean {close[0]!r}? " if close else "") + (
+        f"use slide ids as the cohort lists them (e.g. {known[:3]}), not file names"
+    )
+
+
+def _check_folds(
+    source: Mapping[str, Any],
+    slides: Sequence[CohortSlide],
+    training: TrainingSettings,
+    origins: ConfigOrigins,
+) -> None:
+    """Fold files of a given splits folder exist; otherwise there are enough patients for the folds."""
+    if source.get("splits_dir"):
+        folder = Path(source["splits_dir"])
+        missing = [k for k in range(training.n_folds) if not (folder / f"splits_{k}.csv").is_file()]
+        if missing:
+            raise origins.error(
+                ("training", "n_folds"),
+                f"n_folds={training.n_folds} but {folder} lacks {[f'splits_{k}.csv' for k in missing]}",
+                f"set n_folds to the number of fold files in source.splits_dir ({folder})",
+            )
+        return
+    cases = {slide.case_id for slide in slides}
+    if None in cases:
+        return  # TCGA patients filled in from the GDC: only the clinical job will know them
+    if len(cases) < training.n_folds:
+        raise origins.error(
+            ("training", "n_folds"),
+            f"n_folds={training.n_folds} but the cohort has only {len(cases)} patient(s)",
+            f"set n_folds to at most {len(cases)} (each fold holds out at least one patient)",
+        )
+
+
+def _slides_by_id(slides: Sequence[CohortSlide]) -> dict[str, CohortSlide]:
+    return {slide.slide_id: slide for slide in slides}

@@ -1,0 +1,64 @@
+"""model.pt: what one writer stores, the readers give back; broken files are named, not half-loaded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.models.checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
+from crossfusion_core.models.registry import build_model
+
+EDGES = [0.0, 10.0, 20.5, 40.0, 99.0]
+
+
+def _saved_abmil(path: Path) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = build_model("abmil", 12, 4, {"hidden_dim": 8}).eval()
+    save_checkpoint(path, model, "abmil", {"hidden_dim": 8}, 12, 4, EDGES, best_epoch=3, protocol="final")
+    return model
+
+
+def test_round_trip_keeps_weights_options_and_training_fields(tmp_path: Path) -> None:
+    model = _saved_abmil(tmp_path / "fold_0" / "model.pt")
+    reloaded, info = load_checkpoint(tmp_path / "fold_0" / "model.pt")
+    assert (info.model_name, info.backbone_dim, info.n_bins) == ("abmil", 12, 4)
+    assert info.bin_edges == tuple(EDGES)
+    assert (info.best_epoch, info.protocol) == (3, "final")
+    assert info.model_options["hidden_dim"] == 8 and info.model_options["scale"] == "source"  # defaults
+    assert read_checkpoint_info(tmp_path / "fold_0" / "model.pt") == info
+    assert not reloaded.training
+    bags = (torch.randn(2, 12), torch.randn(5, 12), torch.randn(9, 12))
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(*bags).risk, model(*bags).risk)
+    assert [p.name for p in (tmp_path / "fold_0").iterdir()] == ["model.pt"]
+
+
+def test_missing_checkpoint_is_named(tmp_path: Path) -> None:
+    with pytest.raises(PipelineInputError, match=r"model\.pt: checkpoint does not exist"):
+        read_checkpoint_info(tmp_path / "model.pt")
+
+
+def test_truncated_checkpoint_is_named(tmp_path: Path) -> None:
+    _saved_abmil(tmp_path / "model.pt")
+    data = (tmp_path / "model.pt").read_bytes()
+    (tmp_path / "model.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(PipelineInputError, match=r"model\.pt: cannot read the checkpoint"):
+        load_checkpoint(tmp_path / "model.pt")
+
+
+def test_incomplete_checkpoint_is_rejected(tmp_path: Path) -> None:
+    torch.save({"state_dict": {}}, tmp_path / "model.pt")
+    with pytest.raises(PipelineInputError, match="not a crossfusion-workflow checkpoint"):
+        load_checkpoint(tmp_path / "model.pt")
+
+
+def test_weights_of_another_size_are_rejected(tmp_path: Path) -> None:
+    _saved_abmil(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)
+    payload["model_options"]["hidden_dim"] = 16
+    torch.save(payload, tmp_path / "model.pt")
+    with pytest.raises(PipelineInputError, match="do not fit model 'abmil'"):
+        load_checkpoint(tmp_path / "model.pt")

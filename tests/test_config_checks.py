@@ -1,0 +1,325 @@
+"""Config mistakes that only a job would find are caught while the DAG is built, naming their file.
+
+Each case is a real config layering: the repository's config/config.yaml, then overlay files as
+`--configfile` would add them, merged by Snakemake's own `update_config`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from local.cohort_files import write_local_cohort, write_table
+from reference_data import REPO
+from snakemake.utils import update_config
+
+from crossfusion_core.config_checks import RunConfig, checked_run_config
+from crossfusion_core.config_origins import ConfigOrigins
+from crossfusion_core.errors import PipelineInputError
+
+MAIN_CONFIG = REPO / "config" / "config.yaml"
+SCHEMA = REPO / "config" / "schema.yaml"
+TINY = {"synthetic": {"n_patients": 8, "second_slide_fraction": 0.0}}
+
+
+def checked(workdir: Path, *overlays: dict[str, Any], command_line: dict | None = None) -> RunConfig:
+    """The run config of main config + ``overlays`` (written as overlay_0.yaml, ...) in ``workdir``."""
+    paths = []
+    for index, overlay in enumerate(overlays):
+        paths.append(workdir / f"overlay_{index}.yaml")
+        paths[-1].write_text(yaml.safe_dump(overlay))
+    origins = ConfigOrigins.from_sources(MAIN_CONFIG, paths, command_line)
+    config: dict[str, Any] = {}
+    for layer in origins.layers:
+        update_config(config, layer.values)
+    return checked_run_config(config, origins, SCHEMA, "results/{cohort}/slides")
+
+
+def refused(workdir: Path, *overlays: dict[str, Any]) -> PipelineInputError:
+    with pytest.raises(PipelineInputError) as info:
+        checked(workdir, *overlays)
+    return info.value
+
+
+@pytest.fixture(autouse=True)
+def _in_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+def test_the_default_config_passes_with_every_slide_of_the_plan(tmp_path: Path) -> None:
+    run = checked(tmp_path)
+    assert run.source_kind == "synthetic" and len(run.slide_ids) > 40
+    assert run.slide_file(run.slide_ids[0]) == f"results/synthetic/slides/{run.slide_ids[0]}.svs"
+
+
+@pytest.mark.parametrize(
+    ("overlay", "key", "problem", "fix"),
+    [
+        (
+            {"training": {"models": ["abmil", "crossfusoin"]}},
+            "training.models[1]",
+            "'crossfusoin' is not a model",
+            "did you mean 'crossfusion'?",
+        ),
+        (
+            {"features": {"backbones": ["resnet51"]}},
+            "features.backbones[0]",
+            "'resnet51' is not a backbone",
+            "did you mean 'resnet50_trunc'?",
+        ),
+        (
+            {"training": {"models": ["abmil"], "model_options": {"abmil": {"hiden_dim": 64}}}},
+            "training.model_options.abmil.hiden_dim",
+            "unknown option(s) ['hiden_dim']",
+            "use only",
+        ),
+        (
+            {"training": {"models": ["abmil"], "model_options": {"abmil": {"dropout": 1.5}}}},
+            "training.model_options.abmil.dropout",
+            "dropout=1.5 is not in [0, 1)",
+            "set dropout",
+        ),
+        (
+            {**TINY, "training": {"n_folds": 9}},
+            "training.n_folds",
+            "the cohort has only 8 patient(s)",
+            "set n_folds to at most 8",
+        ),
+        (
+            {"km": {"formats": ["gif"]}},
+            "km.formats[0]",
+            "'gif' is not one of ['png', 'pdf', 'svg']",
+            "use one of",
+        ),
+        (
+            {"slides": {"exclude": ["SYN-P0001-S1.svs"]}},
+            "slides.exclude",
+            "['SYN-P0001-S1.svs'] is not slide(s) of the cohort",
+            "did you mean 'SYN-P0001-S1'?",
+        ),
+        (
+            {"slides": {"mpp_override": {"NOT-A-SLIDE": 0.25}}},
+            "slides.mpp_override",
+            "['NOT-A-SLIDE'] is not slide(s)",
+            "use slide ids as the cohort lists them (e.g. ['SYN-P0001-S1'",
+        ),
+        (
+            {"heatmaps": {"slides": ["NOT-A-SLIDE"]}},
+            "heatmaps.slides",
+            "['NOT-A-SLIDE'] is not slide(s)",
+            "not file names",
+        ),
+        (
+            {"segmentation": {"method": "otsu", "mask_mpp": -1}},
+            "segmentation.mask_mpp",
+            "mask_mpp=-1.0",
+            "use e.g. 8.0",
+        ),
+        (
+            {"training": {"protocl": "honest"}},
+            "training.protocl",
+            "unknown key(s) ['protocl']",
+            "did you mean 'protocol'? use one of",
+        ),
+    ],
+    ids=[
+        "model",
+        "backbone",
+        "option typo",
+        "option value",
+        "folds",
+        "km format",
+        "exclude",
+        "mpp override",
+        "heatmap slide",
+        "section value",
+        "unknown key",
+    ],
+)
+def test_a_bad_value_names_the_overlay_the_key_and_a_fix(tmp_path: Path, overlay, key, problem, fix) -> None:
+    error = refused(tmp_path, overlay)
+    assert error.path == Path("overlay_0.yaml")
+    assert f"`{key}`" in error.problem and problem in error.problem, error
+    assert fix in (error.fix or ""), error
+
+
+def test_the_value_is_blamed_on_the_last_file_that_set_it(tmp_path: Path) -> None:
+    error = refused(
+        tmp_path, {"training": {"models": ["transmil"]}}, {"training": {"models": ["transmil", "dsmil2"]}}
+    )
+    assert error.path == Path("overlay_1.yaml")
+
+
+def test_a_value_of_the_main_config_names_the_main_config(tmp_path: Path) -> None:
+    error = refused(tmp_path, {"synthetic": {"n_patients": 3}})
+    assert error.path == MAIN_CONFIG and "`training.n_folds`: n_folds=5" in error.problem
+
+
+def test_values_from_the_command_line_say_so(tmp_path: Path) -> None:
+    with pytest.raises(PipelineInputError, match=r"^--config on the command line, `features.backbones\[0\]`"):
+        checked(tmp_path, command_line={"features": {"backbones": ["uni3"]}})
+
+
+def test_svg_and_pdf_kaplan_meier_figures_are_accepted(tmp_path: Path) -> None:
+    assert checked(tmp_path, {"km": {"formats": ["svg"]}}).km.formats == ("svg",)
+    assert checked(tmp_path, {"km": {"formats": ["pdf"]}}).km.formats == ("pdf",)
+
+
+def test_excluding_every_slide_leaves_an_empty_cohort_named_as_such(tmp_path: Path) -> None:
+    every = [slide for slide in checked(tmp_path, TINY).slide_ids]
+    error = refused(tmp_path, {**TINY, "slides": {"exclude": every}})
+    assert "every slide of the cohort is excluded" in error.problem and error.path == Path("overlay_0.yaml")
+
+
+def _manifest(path: Path, filenames: list[str]) -> Path:
+    rows = [["id", "filename", "md5", "size", "state"]]
+    for name in filenames:
+        rows.append([str(uuid.uuid4()), name, hashlib.md5(name.encode()).hexdigest(), 1000, "released"])
+    path.write_text("\n".join("\t".join(map(str, row)) for row in rows) + "\n")
+    return path
+
+
+def test_a_tcga_manifest_without_diagnostic_slides_is_an_empty_cohort(tmp_path: Path) -> None:
+    manifest = _manifest(tmp_path / "manifest.tsv", ["TCGA-AA-0001-01A-01-TS1.x.svs", "TCGA-AA-0001.xml"])
+    source = {"kind": "tcga", "project": "TCGA-XX", "manifest": str(manifest), "data_dir": "slides"}
+    error = refused(tmp_path, {"cohort": "empty", "source": source})
+    assert error.path == Path("overlay_0.yaml") and "`source`" in error.problem
+    assert "the cohort has no slide" in error.problem and "0 diagnostic slides kept" in error.problem
+    assert "'-DX'" in error.problem and "Diagnostic Slide" in error.fix
+
+
+def test_a_tcga_cohort_lists_its_slides_in_the_data_folder(tmp_path: Path) -> None:
+    manifest = _manifest(
+        tmp_path / "manifest.tsv", ["TCGA-AA-0001-01Z-00-DX1.A.svs", "TCGA-AA-0002-01Z-00-DX1.B.svs"]
+    )
+    source = {"kind": "tcga", "project": "TCGA-XX", "manifest": str(manifest), "data_dir": "data/xx"}
+    run = checked(tmp_path, {"cohort": "xx", "source": source, "training": {"n_folds": 2}})
+    assert run.slide_ids == ["TCGA-AA-0001-01Z-00-DX1.A", "TCGA-AA-0002-01Z-00-DX1.B"]
+    assert run.slide_file("TCGA-AA-0002-01Z-00-DX1.B") == "data/xx/TCGA-AA-0002-01Z-00-DX1.B.svs"
+
+
+def test_a_tcga_cohort_of_the_study_knows_its_patients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    overlay = yaml.safe_load((REPO / "config" / "cohorts" / "tcga_blca.yaml").read_text())
+    origins = ConfigOrigins.from_sources(MAIN_CONFIG, [REPO / "config" / "cohorts" / "tcga_blca.yaml"])
+    config: dict[str, Any] = {}
+    for layer in origins.layers:
+        update_config(config, layer.values)
+    run = checked_run_config(config, origins, SCHEMA, "results/{cohort}/slides")
+    assert len(run.slide_ids) > 100 and run.splits_dir == overlay["source"]["splits_dir"]
+    assert all(slide.case_id for slide in run.slides)
+
+
+def test_fold_files_must_cover_n_folds(tmp_path: Path) -> None:
+    (tmp_path / "folds").mkdir()
+    for k in range(3):
+        write_table(tmp_path / "folds" / f"splits_{k}.csv", ["", "train", "val"], [[0, "P1", "P2"]])
+    sheet, clinical = write_local_cohort(tmp_path / "cohort")
+    source = {
+        "kind": "local",
+        "slide_sheet": str(sheet),
+        "clinical_table": str(clinical),
+        "splits_dir": "folds",
+    }
+    error = refused(tmp_path, {"cohort": "mine", "source": source, "training": {"n_folds": 4}})
+    assert "lacks ['splits_3.csv']" in error.problem and "`training.n_folds`" in error.problem
+
+
+def test_a_local_cohort_maps_ids_to_its_files_and_mpp(tmp_path: Path) -> None:
+    write_local_cohort(tmp_path / "cohort")
+    source = {"kind": "local", "slide_sheet": "cohort/slides.csv", "clinical_table": "cohort/clinical.tsv"}
+    run = checked(
+        tmp_path,
+        {
+            "cohort": "mine",
+            "source": source,
+            "training": {"n_folds": 4},
+            "slides": {"mpp_override": {"S2": 0.26}},
+        },
+    )
+    assert run.slide_ids == ["S1", "S2", "S3", "S4", "S1b"]
+    assert run.slide_file("S2") == "cohort/slides/tiff/scan_2.tif"
+    assert (run.mpp_override("S1b"), run.mpp_override("S2"), run.mpp_override("S1")) == (0.5, 0.26, None)
+    error = refused(tmp_path, {"cohort": "mine", "source": source, "training": {"n_folds": 5}})
+    assert "only 4 patient(s)" in error.problem
+
+
+@pytest.mark.parametrize(
+    ("source", "key", "problem"),
+    [
+        (
+            {"kind": "local", "slide_sheet": "nowhere.csv", "clinical_table": "cohort/clinical.tsv"},
+            "source.slide_sheet",
+            "nowhere.csv does not exist",
+        ),
+        (
+            {"kind": "local", "slide_sheet": "cohort/slides.csv"},
+            "source",
+            "'clinical_table' is a required property",
+        ),
+        (
+            {
+                "kind": "local",
+                "slide_sheet": "cohort/slides.csv",
+                "clinical_table": "cohort/clinical.tsv",
+                "manifest": "m.tsv",
+            },
+            "source.manifest",
+            "m.tsv does not exist",
+        ),
+        (
+            {
+                "kind": "local",
+                "slide_sheet": "cohort/slides.csv",
+                "clinical_table": "cohort/clinical.tsv",
+                "data_dir": "x",
+            },
+            "source.data_dir",
+            "unknown keys ['data_dir']",
+        ),
+    ],
+    ids=["missing sheet", "missing key", "missing file of a tcga key", "tcga key"],
+)
+def test_local_source_mistakes_name_the_key(tmp_path: Path, source, key, problem) -> None:
+    write_local_cohort(tmp_path / "cohort")
+    error = refused(tmp_path, {"cohort": "mine", "source": source})
+    assert f"`{key}`" in error.problem and problem in error.problem, error
+
+
+def test_a_local_sheet_without_slides_names_the_sheet(tmp_path: Path) -> None:
+    sheet = write_table(tmp_path / "empty.csv", ["slide_id", "case_id", "path"], [])
+    clinical = write_table(
+        tmp_path / "clinical.csv", ["case_id", "survival_months", "censorship"], [["P1", 1, 0]]
+    )
+    error = refused(
+        tmp_path,
+        {
+            "cohort": "mine",
+            "source": {"kind": "local", "slide_sheet": str(sheet), "clinical_table": str(clinical)},
+        },
+    )
+    assert error.path == sheet and "slide sheet has no rows" in error.problem
+
+
+def test_the_checks_import_no_torch() -> None:
+    """Model and backbone names and model options are checked without torch (seconds per dry run)."""
+    code = (
+        "import sys, crossfusion_core.config_checks\n"
+        "print(sorted(name for name in sys.modules if name.startswith('torch')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_local_example_config_passes_once_its_tables_are_yours(tmp_path: Path) -> None:
+    example = yaml.safe_load((REPO / "config" / "cohorts" / "local_example.yaml").read_text())
+    sheet, clinical = write_local_cohort(tmp_path / "cohort", n_patients=example["training"]["n_folds"])
+    example["source"].update(slide_sheet=str(sheet), clinical_table=str(clinical))
+    run = checked(tmp_path, example)
+    assert (run.cohort_name, run.source_kind, len(run.slide_ids)) == ("my_cohort", "local", 6)
