@@ -20,8 +20,7 @@ from torch import nn
 
 from crossfusion_core.models.bags import as_bag
 from crossfusion_core.models.outputs import SurvivalOutput
-from crossfusion_core.scales import SCALE_GROUPS as SCORE_KEYS
-from crossfusion_core.scales import SCALE_NAMES as SCALES
+from crossfusion_core.scales import SCALE_GROUPS, SCALE_NAMES
 
 
 class LinearProbe(nn.Module):
@@ -38,7 +37,7 @@ class LinearProbe(nn.Module):
         self,
         backbone_dim: int,
         n_bins: int = 4,
-        scales: tuple[str, ...] = SCALES,
+        scales: tuple[str, ...] = SCALE_NAMES,
         pooling: str = "mean",
         n_components: int = 4,
         head: str = "cox",
@@ -60,10 +59,10 @@ class LinearProbe(nn.Module):
 
     def pooled(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> torch.Tensor:
         """(1, n_features): per chosen scale the mean (and max) over patches, scales concatenated."""
-        bags = dict(zip(SCALES, (x5, x10, x20), strict=True))
+        bags = dict(zip(SCALE_NAMES, (x5, x10, x20), strict=True))
         parts = []
         for scale in self.scales:
-            bag = as_bag(bags[scale], SCORE_KEYS[SCALES.index(scale)]).float()
+            bag = as_bag(bags[scale], SCALE_GROUPS[SCALE_NAMES.index(scale)]).float()
             parts.append(bag.mean(dim=1))
             if self.pooling == "mean_max":
                 parts.append(bag.amax(dim=1))
@@ -85,15 +84,15 @@ class LinearProbe(nn.Module):
         With mean pooling the head's input is the average of these per-patch terms, so a patch's score
         is exactly how much it pushes the prediction towards risk (max-pooling terms are left out).
         """
-        bags = dict(zip(SCALES, (x5, x10, x20), strict=True))
+        bags = dict(zip(SCALE_NAMES, (x5, x10, x20), strict=True))
         direction = self.risk_direction()
-        scores: dict[str, torch.Tensor | None] = dict.fromkeys(SCORE_KEYS)
+        scores: dict[str, torch.Tensor | None] = dict.fromkeys(SCALE_GROUPS)
         width = self.center.numel() // len(self.scales)
         for position, scale in enumerate(self.scales):
             block = slice(position * width, position * width + self.backbone_dim)
             bag = as_bag(bags[scale])[0]
             weights = (self.components[block] @ direction) / self.spread[block]
-            scores[SCORE_KEYS[SCALES.index(scale)]] = torch.cat(
+            scores[SCALE_GROUPS[SCALE_NAMES.index(scale)]] = torch.cat(
                 [(chunk - self.center[block]) @ weights for chunk in bag.split(chunk_size)]
             )
         return scores

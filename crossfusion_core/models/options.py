@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.scales import SCALE_NAMES as SCALES
+from crossfusion_core.scales import SCALE_NAMES
 from crossfusion_core.settings import coerced_values
 
 CONFIG_PATH = "config/config.yaml"
@@ -60,8 +60,10 @@ class ModelOptions:
     def check_scale(self, name: str = "scale") -> None:
         """A scale option names one of the three bags."""
         value = getattr(self, name)
-        if value not in SCALES:
-            raise options_error(self.model_name, f"{name}={value!r} is not a scale", f"use one of {SCALES}")
+        if value not in SCALE_NAMES:
+            raise options_error(
+                self.model_name, f"{name}={value!r} is not a scale", f"use one of {SCALE_NAMES}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +174,7 @@ class LinearProbeOptions(ModelOptions):
     Cox head's mix of L1 and L2."""
 
     model_name = "linear_probe"
-    scales: tuple[str, ...] = SCALES
+    scales: tuple[str, ...] = SCALE_NAMES
     pooling: str = "mean"
     n_components: int = 4
     head: str = "cox"
@@ -180,9 +182,11 @@ class LinearProbeOptions(ModelOptions):
     l1_ratio: float = 0.5
 
     def __post_init__(self) -> None:
-        unknown = [scale for scale in self.scales if scale not in SCALES]
+        unknown = [scale for scale in self.scales if scale not in SCALE_NAMES]
         if not self.scales or unknown or len(set(self.scales)) != len(self.scales):
-            raise options_error(self.model_name, f"scales={list(self.scales)}", f"use a subset of {SCALES}")
+            raise options_error(
+                self.model_name, f"scales={list(self.scales)}", f"use a subset of {SCALE_NAMES}"
+            )
         for name, choices in (("pooling", POOLINGS), ("head", HEADS)):
             if getattr(self, name) not in choices:
                 raise options_error(

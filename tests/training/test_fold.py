@@ -15,7 +15,11 @@ import pytest
 import torch
 from data.feature_files import feature_path_for, write_feature_cohort, write_feature_file
 
+from crossfusion_core.data.splits import read_fold_split
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.features.feature_files import read_feature_file
+from crossfusion_core.models.checkpoint import load_checkpoint
+from crossfusion_core.models.standardized import Standardized
 from crossfusion_core.training.fold import train_fold
 from crossfusion_core.training.loop import concordance
 from crossfusion_core.training.outputs import EPOCH_COLUMNS
@@ -215,5 +219,29 @@ def test_settings_reject_bad_values() -> None:
         TrainingSettings.from_mapping({"early_stopping_patience": 5})
     with pytest.raises(PipelineInputError, match="positive whole number"):
         TrainingSettings.from_mapping({"steps": 2.5})
+    with pytest.raises(PipelineInputError, match="needs standardize_features"):
+        TrainingSettings.from_mapping({"standardize_features": False, "input_components": 4})
     settings = TrainingSettings.from_mapping({"lr": "1.0e-4", "epochs": 3.0, "steps": None})
     assert settings.epochs == 3 and settings.steps is None
+
+
+def test_feature_standardisation_is_the_folds_and_travels_in_the_checkpoint(cohort, tmp_path) -> None:
+    """The statistics come from the fit patients only; `standardize_features: false` trains on raw
+    features (the original code's way) and stores a bare model."""
+    run(cohort, tmp_path / "on", epochs=1)
+    standardised, _ = load_checkpoint(tmp_path / "on" / "model.pt")
+    assert isinstance(standardised, Standardized)
+    data, split = cohort
+    fit = set(read_fold_split(split).train)
+    patches = torch.cat(
+        [torch.from_numpy(read_feature_file(path).features) for path in _x10_files(data, fit)]
+    )
+    torch.testing.assert_close(standardised.center[1], patches.double().mean(0).float(), atol=1e-5, rtol=1e-5)
+    run(cohort, tmp_path / "off", epochs=1, standardize_features=False)
+    bare, _ = load_checkpoint(tmp_path / "off" / "model.pt")
+    assert not isinstance(bare, Standardized)
+
+
+def _x10_files(data, cases: set[str]) -> list[Path]:
+    slides = pd.read_csv(data.survival_csv).query("case_id in @cases")["slide_id"]
+    return [feature_path_for(data.feature_dirs, 10, slide.removesuffix(".svs")) for slide in slides]

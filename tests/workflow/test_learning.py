@@ -1,9 +1,11 @@
 """Learning, measured on the pipeline's own outputs: a test that fails when training stops learning.
 
 The cohort (tests/config/learning.yaml) plants risk in nuclear detail that only 20x patches resolve and
-in an arrangement that only 5x patches show; the linear probe trained by the workflow must rank held-out
-patients well above chance, and the patches it scores as riskiest must lie in the planted 20x regions.
-The thresholds sit well below what the run reaches (recorded in benchmarks/README.md, "Learning test").
+in an arrangement that only 5x patches show. CrossFusion and the linear probe, trained by the workflow
+under the default training settings, must rank held-out patients above chance, and the patches the
+probe scores as riskiest must lie in the planted 20x regions. Measured (benchmarks/README.md, "Learning
+test"): crossfusion C 0.666 (pooled 0.656), probe 0.682 (0.659), oracle 0.857, lift 1.81; the budget
+of the previous release (12 steps of 32 patients) fails the crossfusion case.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ N_FOLDS = 3
 def learning_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The workflow's metrics of the probe on the learning cohort (no figures: only what is asserted)."""
     workdir = tmp_path_factory.mktemp("learning_run")
-    run_workflow(workdir, [LEARNING_CONFIG], [str(RESULTS / "linear_probe" / BACKBONE / "metrics.json")])
+    targets = [str(RESULTS / model / BACKBONE / "metrics.json") for model in ("crossfusion", "linear_probe")]
+    run_workflow(workdir, [LEARNING_CONFIG], targets)
     return workdir
 
 
@@ -40,12 +43,13 @@ def _metrics(run: Path, model: str) -> dict:
     return json.loads((run / RESULTS / model / BACKBONE / "metrics.json").read_text())
 
 
-def test_the_probe_ranks_held_out_patients_well_above_chance(learning_run: Path) -> None:
-    metrics = _metrics(learning_run, "linear_probe")
+@pytest.mark.parametrize("model", ["crossfusion", "linear_probe"])
+def test_held_out_patients_are_ranked_well_above_chance(learning_run: Path, model: str) -> None:
+    metrics = _metrics(learning_run, model)
     harrell, pooled = metrics["metrics"]["harrell_cindex"]["mean"], metrics["pooled"]["harrell_cindex"]
     oracle = metrics["metrics"]["oracle_cindex"]["mean"]
-    print(f"probe C {harrell:.3f} (pooled {pooled:.3f}); oracle {oracle:.3f}")
-    assert harrell > 0.6 and pooled > 0.6
+    print(f"{model} C {harrell:.3f} (pooled {pooled:.3f}); oracle {oracle:.3f}")
+    assert harrell > 0.58 and pooled > 0.58
 
 
 def _slide_lifts(run: Path, model: str) -> list[float]:
