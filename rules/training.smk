@@ -60,7 +60,9 @@ rule train:
         training=TRAINING_JOB_SECTION,
         model_options=model_options,
         feature_dirs=feature_dirs,
-    threads: 2
+    # One thread per fold: a MIL model's per-patient steps are too small for two threads to help, so
+    # folds side by side use the cores better (on a GPU node the thread count hardly matters).
+    threads: 1
     resources:
         mem_mb=8000,
         gpu=1 if RUN.training.device == "cuda" else 0,
