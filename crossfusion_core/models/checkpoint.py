@@ -104,9 +104,8 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, CheckpointInfo]:
         ) from None
     if standardization is not None:
         model = Standardized(model, info.backbone_dim, 0 if components is None else components.shape[-1])
-        model.load_state_dict(
-            {f"model.{key}": value for key, value in model.model.state_dict().items()} | standardization
-        )
+        for name, value in standardization.items():
+            getattr(model, name).copy_(value)
     return model.eval(), info
 
 

@@ -66,27 +66,33 @@ class Standardized(nn.Module):
 def fit_standardization(model: Standardized, items: Iterable[tuple]) -> None:
     """Set ``model``'s statistics from every patch of ``items`` (dataset items ``(x5, x10, x20, ...)``).
 
-    Sums (and, for the components, the cross-product matrix) are accumulated in float64 one bag at a
-    time, so a TCGA-sized fold never holds all its patches at once.
+    Sums are accumulated in float64 one bag at a time, so a TCGA-sized fold never holds all its patches
+    at once; the D x D cross-products (N x D^2 work per bag) only when components are wanted, the
+    squares otherwise.
     """
     width = model.center.shape[1]
+    full = model.components is not None
     sums = torch.zeros(3, width, dtype=torch.float64)
-    products = torch.zeros(3, width, width, dtype=torch.float64)
+    second = torch.zeros((3, width, width) if full else (3, width), dtype=torch.float64)
     counts = torch.zeros(3, 1, dtype=torch.float64)
     for item in items:
         for row, bag in enumerate(item[:3]):
             patches = bag.reshape(-1, width).double()
             sums[row] += patches.sum(dim=0)
-            products[row] += patches.T @ patches
+            second[row] += patches.T @ patches if full else patches.square().sum(dim=0)
             counts[row] += patches.shape[0]
     center = sums / counts.clamp_min(1)
-    covariance = products / counts.clamp_min(1).unsqueeze(-1) - center.unsqueeze(-1) * center.unsqueeze(-2)
-    spread = torch.diagonal(covariance, dim1=-2, dim2=-1).clamp_min(0).sqrt()
+    if full:
+        second = second / counts.clamp_min(1).unsqueeze(-1) - center.unsqueeze(-1) * center.unsqueeze(-2)
+        variance = torch.diagonal(second, dim1=-2, dim2=-1)
+    else:
+        variance = second / counts.clamp_min(1) - center.square()
+    spread = variance.clamp_min(0).sqrt()
     spread[spread < MIN_SPREAD] = 1.0
     model.center.copy_(center)
     model.spread.copy_(spread)
-    if model.components is not None:
-        correlation = covariance / (spread.unsqueeze(-1) * spread.unsqueeze(-2))
+    if full:
+        correlation = second / (spread.unsqueeze(-1) * spread.unsqueeze(-2))
         model.components.copy_(_whitened_leading_axes(correlation, model.components.shape[-1]))
 
 
