@@ -43,11 +43,13 @@ include: "rules/features.smk"
 include: "rules/training.smk"
 include: "rules/evaluation.smk"
 include: "rules/plots.smk"
+include: "rules/deploy.smk"
 include: "rules/report.smk"
 
 
 rule all:
-    """Everything the config asks for: per-slide QC, every model x backbone, figures and the report."""
+    """Everything the config asks for: per-slide QC, every model x backbone, figures and the report, and
+    a deployment on another cohort when the config has one (rules/deploy.smk)."""
     input:
-        all_targets(),
+        run_targets(),
     default_target: True

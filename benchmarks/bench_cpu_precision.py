@@ -14,7 +14,16 @@ for what a feature change of that size means, the same fp32 model is run on the 
 the scanner's own 10x level (`per_patch`, as CLAM reads) instead of box-averaged from level 0
 (`shared`): two reads of the same tissue that any pipeline might make.
 
-Results with machine, date and load: benchmarks/README.md, "CPU precision".
+With ``--backbones NAME ...`` it measures instead what the registry's GPU precision
+(``BackboneSpec.precision``, what ``features.precision: auto`` runs on CUDA) does to each backbone's
+features against fp32, under CPU autocast to that precision (the GPU's autocast op lists), on the
+first ``--patches`` tissue patches spread over the slides' three scales. efficientnet_lite0 runs with its
+real shipped weights; the others with random weights of their exact architectures (timm's
+initialisation, LayerScale set to 1 so that every block contributes: at timm's 1e-5 the blocks would be
+near no-ops and any precision would look exact). fp16 matrix products are emulated on most CPUs, so
+keep ``--patches`` small for the ViT-H/ViT-g models.
+
+Results with machine, date and load: benchmarks/README.md, "CPU precision" and "Precision per backbone".
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crossfusion_core.features.backbones import load_backbone
+from crossfusion_core.features.backbones import BackboneSpec, backbone_spec, load_backbone
+from crossfusion_core.features.extract import AUTOCAST_DTYPES
 from crossfusion_core.features.patch_table import read_patch_table
 from crossfusion_core.features.reading import PatchPixels
 from crossfusion_core.features.transforms import to_model_input
@@ -60,10 +70,11 @@ def patch_pixels(
 def features(
     model: torch.nn.Module, inputs: torch.Tensor, precision: str
 ) -> tuple[torch.Tensor, float, float]:
-    """(features, wall s, CPU s) of the model over ``inputs`` in batches of 64."""
+    """(features, wall s, CPU s) of the model over ``inputs`` in batches of 64, autocast to ``precision``."""
     wall, cpu = time.perf_counter(), time.process_time()
     outs = []
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+    dtype = AUTOCAST_DTYPES.get(precision)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
         for start in range(0, len(inputs), BATCH):
             outs.append(model(inputs[start : start + BATCH]).float())
     return torch.cat(outs), time.perf_counter() - wall, time.process_time() - cpu
@@ -79,6 +90,41 @@ def agreement(reference: torch.Tensor, other: torch.Tensor, label: str) -> None:
     )
 
 
+def cpu_backbone(name: str) -> tuple[BackboneSpec, torch.nn.Module]:
+    """The backbone with its shipped weights, or its architecture with random weights (see above)."""
+    spec = backbone_spec(name)
+    if spec.shipped_weights is not None:
+        return load_backbone(name)
+    model = spec.architecture().eval()
+    with torch.no_grad():
+        for module_name, parameter in model.named_parameters():
+            if module_name.endswith(".gamma"):
+                parameter.fill_(1.0)
+    return spec, model
+
+
+def spread_tissue_patches(pixels: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` tissue patches (not glass) taken evenly through ``pixels`` (file order: all scales)."""
+    tissue = pixels[pixels.float().std(dim=(1, 2, 3)) >= BLANK_PIXEL_STD]
+    return tissue[torch.linspace(0, len(tissue) - 1, count).round().long()]
+
+
+def per_backbone(pixels: torch.Tensor, names: list[str], n_patches: int) -> None:
+    """Each backbone's features in its registry precision against fp32, on the same patches."""
+    patches = spread_tissue_patches(pixels, n_patches)
+    for name in names:
+        if backbone_spec(name).precision == "fp32":
+            print(f"{name}: registry precision fp32, the reference itself (cosine 1)")
+            continue
+        started = time.perf_counter()
+        spec, model = cpu_backbone(name)
+        inputs = to_model_input(patches, spec.transform)
+        reference = features(model, inputs, "fp32")[0]
+        agreement(reference, features(model, inputs, spec.precision)[0], f"{name} {spec.precision} vs fp32")
+        print(f"  ({time.perf_counter() - started:.0f} s, load average {os.getloadavg()[0]:.1f})", flush=True)
+        del model
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -87,9 +133,16 @@ def main() -> None:
     parser.add_argument("--slides", type=int, default=6)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--backbones", nargs="+", help="measure these backbones' registry precision")
+    parser.add_argument("--patches", type=int, default=64, help="patches per backbone with --backbones")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"load average at the start: {os.getloadavg()}")
+    if args.backbones:
+        per_backbone(
+            patch_pixels(args.results, args.slides, "tiles", (5, 10, 20)), args.backbones, args.patches
+        )
+        return
     pixels = patch_pixels(args.results, args.slides, "tiles", (5, 10, 20))
     spec, model = load_backbone("efficientnet_lite0")
     model = model.to(memory_format=torch.channels_last)

@@ -62,15 +62,21 @@ def main() -> None:
     parser.add_argument("results", type=Path, help="a cohort's results folder, e.g. results/synthetic")
     parser.add_argument("--backbone", default="efficientnet_lite0")
     args = parser.parse_args()
-    print("| probe on | Harrell's C, mean ± std over folds | pooled C | oracle C (mean) |")
+    print("| probe on | Harrell's C, mean ± std over folds | pooled C [95% CI] | Spearman, planted risk |")
     print("| --- | --- | --- | --- |")
     for name, scales in SCALE_SETS.items():
         with tempfile.TemporaryDirectory() as work:
             payload = probe_scores(args.results, args.backbone, scales, Path(work))
-        harrell, oracle = payload["metrics"]["harrell_cindex"], payload["metrics"].get("oracle_cindex", {})
+        harrell, pooled = payload["metrics"]["harrell_cindex"], payload["pooled"]
         print(
-            f"| {name} | {harrell['mean']:.3f} ± {harrell['std']:.3f} | "
-            f"{payload['pooled']['harrell_cindex']:.3f} | {oracle.get('mean') or float('nan'):.3f} |"
+            f"| {name} | {harrell['mean']:.3f} ± {harrell['std']:.3f} | {pooled['harrell_cindex']:.3f} "
+            f"[{pooled['harrell_cindex_low']:.3f}, {pooled['harrell_cindex_high']:.3f}] | "
+            f"{pooled.get('spearman_true_risk') or float('nan'):.3f} |"
+        )
+    if "oracle_cindex" in pooled:
+        print(
+            f"| oracle | | {pooled['oracle_cindex']:.3f} [{pooled['oracle_cindex_low']:.3f}, "
+            f"{pooled['oracle_cindex_high']:.3f}] | 1 |"
         )
 
 

@@ -123,7 +123,9 @@ def _local_cohort(source: Mapping[str, Any]) -> Cohort:
 
     local = LocalSource.from_mapping(source)
     sheet = read_slide_sheet(local.slide_sheet)
-    check_cohort(sheet, read_clinical_table(local.clinical_table), local.slide_sheet, local.clinical_table)
+    if local.clinical_table is not None:
+        clinical = read_clinical_table(local.clinical_table)
+        check_cohort(sheet, clinical, local.slide_sheet, local.clinical_table)
     slides = tuple(CohortSlide(s.slide_id, s.path, s.case_id, s.mpp) for s in sheet)
     return Cohort(slides, str(local.slide_sheet))
 

@@ -4,15 +4,21 @@ A name that only a job would reject (a misspelt model, an option a model lacks, 
 plotting code cannot write, more folds than patients) would otherwise pass the dry run and fail hours
 later, after every slide is featurised. So the Snakefile hands the merged config to
 :func:`checked_run_config`, which parses each section into its settings dataclass (the one source of
-defaults and allowed values), checks every name against the registries and every slide id against the
-cohort, and raises one :class:`PipelineInputError` naming the file that set the bad value (see
-:mod:`crossfusion_core.config_origins`), the key and a fix.
+defaults and allowed values), checks every name against the registries (the options of every model
+under ``training.model_options``, trained or not) and every slide id against the cohort, the folds
+against what training asks of them (:mod:`crossfusion_core.fold_checks`) and a TCGA cohort's slides
+already on disk (:mod:`crossfusion_core.tcga.slide_store`), and raises one :class:`PipelineInputError`
+naming the file that set the bad value (see :mod:`crossfusion_core.config_origins`), the key and a fix.
+A ``deploy`` section is checked the same way: the target cohort's config (:mod:`crossfusion_core.deploy.
+target_config`) as a cohort of its own, then whether the trained models fit it
+(:mod:`crossfusion_core.deploy.compatibility`).
 
 Only torch-free modules are imported here: importing torch would add seconds to every dry run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import re
@@ -26,12 +32,19 @@ import yaml
 
 from crossfusion_core.cohort import Cohort, CohortSlide, SlideSettings, cohort
 from crossfusion_core.config_origins import ConfigOrigins, KeyPath, dotted_key
+from crossfusion_core.deploy.compatibility import TrainedModel, check_models_from, trained_models
+from crossfusion_core.deploy.settings import DeploySettings
+from crossfusion_core.deploy.target_config import target_config
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.evaluation.settings import EvaluationSettings
 from crossfusion_core.features.backbones import BACKBONES
 from crossfusion_core.features.settings import FeatureSettings
+from crossfusion_core.fold_checks import check_folds
+from crossfusion_core.local.source import LocalSource
 from crossfusion_core.models.registry import MODEL_NAMES, model_options
 from crossfusion_core.plots.settings import HeatmapSettings, KmSettings
+from crossfusion_core.tcga.slide_store import check_placed_slides
+from crossfusion_core.tcga.source import TcgaSource
 from crossfusion_core.training.settings import TrainingSettings
 from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
 
@@ -56,6 +69,8 @@ class RunConfig:
     evaluation: EvaluationSettings
     km: KmSettings
     heatmaps: HeatmapSettings
+    has_survival: bool = True
+    deployment: Deployment | None = None
 
     @property
     def slide_ids(self) -> list[str]:
@@ -77,6 +92,27 @@ class RunConfig:
         return _slides_by_id(self.slides)
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """The run's models applied to another cohort (the ``deploy`` section): its checked settings, the
+    target's checked config and its merged config (what the target's own rules take as params), and
+    where the trained models are (``results/{cohort}``, or ``deploy.models_from``)."""
+
+    settings: DeploySettings
+    target: RunConfig
+    target_config: Mapping[str, Any]
+    models_root: Path
+
+    @property
+    def trained_here(self) -> bool:
+        """Whether this run trains the models it deploys (else they come from ``models_from``)."""
+        return self.settings.models_from is None
+
+    def trained_models(self, training: TrainingSettings, model: str, backbone: str) -> list[TrainedModel]:
+        """The checkpoints (and reference risks) deployed for ``model`` on ``backbone``."""
+        return trained_models(self.models_root, model, backbone, self.settings.weights, training.n_fold_runs)
+
+
 def checked_run_config(
     config: Mapping[str, Any], origins: ConfigOrigins, schema_path: str | Path, synthetic_dir: str
 ) -> RunConfig:
@@ -85,6 +121,30 @@ def checked_run_config(
     ``synthetic_dir`` is where generated slides go, with ``{cohort}`` for the cohort's name.
     """
     check_schema(config, schema_path, origins)
+    run = _cohort_run_config(config, origins, synthetic_dir)
+    if not run.has_survival:
+        raise origins.error(
+            ("source",),
+            "no clinical_table: a cohort that is trained needs survival",
+            "give source.clinical_table; only a deployment target (deploy.target) may go without",
+        )
+    check_folds(config, run.slides, run.training, origins)
+    if config.get("deploy") is None:
+        return run
+    return dataclasses.replace(
+        run, deployment=_checked_deployment(config, run, origins, schema_path, synthetic_dir)
+    )
+
+
+def target_run_config(config: Mapping[str, Any], synthetic_dir: str) -> RunConfig:
+    """The deployment target's settings, rebuilt from its merged config by the Snakemake module that
+    runs its per-slide stages (rules/deploy_target.smk): a module shares no variables with the main
+    Snakefile, whose :func:`checked_run_config` already checked this very config, naming its files."""
+    return _cohort_run_config(config, ConfigOrigins(()), synthetic_dir)
+
+
+def _cohort_run_config(config: Mapping[str, Any], origins: ConfigOrigins, synthetic_dir: str) -> RunConfig:
+    """Every section parsed and every name and slide id checked: what any cohort needs, trained or not."""
     synthetic_dir = synthetic_dir.format(cohort=config["cohort"])
     sections = _Sections(config, origins)
     training = sections.parse("training", TrainingSettings.from_mapping)
@@ -95,7 +155,8 @@ def checked_run_config(
     listed = _checked_cohort(config, origins, synthetic_dir)
     heatmaps = sections.parse("heatmaps", HeatmapSettings.from_mapping)
     slides = _included_slides(listed, slide_settings, heatmaps, origins)
-    _check_folds(config["source"], slides, training, origins)
+    if config["source"]["kind"] == "tcga":
+        check_placed_slides(TcgaSource.from_mapping(config["source"]), [slide.slide_id for slide in slides])
     return RunConfig(
         cohort_name=config["cohort"],
         source_kind=config["source"]["kind"],
@@ -110,7 +171,117 @@ def checked_run_config(
         evaluation=sections.parse("evaluation", EvaluationSettings.from_mapping),
         km=sections.parse("km", KmSettings.from_mapping),
         heatmaps=heatmaps,
+        has_survival=config["source"]["kind"] != "local"
+        or LocalSource.from_mapping(config["source"]).clinical_table is not None,
     )
+
+
+def _checked_deployment(
+    config: Mapping[str, Any],
+    run: RunConfig,
+    origins: ConfigOrigins,
+    schema_path: str | Path,
+    synthetic_dir: str,
+) -> Deployment:
+    """The target cohort checked as a cohort of its own (its file named in its errors), then against the
+    trained models: the checkpoints of ``models_from``, or the config the models are trained under here."""
+    settings = _Sections(config, origins).parse("deploy", DeploySettings.from_mapping)
+    target_file = _target_file(settings.target, origins)
+    target_origins = ConfigOrigins(
+        (*origins.layers, *ConfigOrigins.from_sources(None, [settings.target]).layers)
+    )
+    merged = target_config(config, target_file)
+    check_schema(merged, schema_path, target_origins)
+    target = _cohort_run_config(merged, target_origins, synthetic_dir)
+    _check_distinct_cohorts(config, merged, settings.target)
+    deployment = Deployment(
+        settings, target, merged, settings.models_from or Path(f"results/{run.cohort_name}")
+    )
+    if deployment.trained_here:
+        _check_trained_here(run, target, settings, origins, target_origins)
+    else:
+        _check_models_from(run, deployment)
+    return deployment
+
+
+def _target_file(path: Path, origins: ConfigOrigins) -> Mapping[str, Any]:
+    if not path.is_file():
+        raise origins.error(
+            ("deploy", "target"),
+            f"{path} does not exist",
+            "name the cohort config file of the slides to deploy on (relative to the run folder)",
+        )
+    loaded = yaml.safe_load(path.read_text())
+    if not isinstance(loaded, Mapping) or "deploy" in loaded:
+        raise PipelineInputError(
+            path,
+            "not a cohort config (a mapping of config sections without its own `deploy`)",
+            "see config/cohorts/ for examples",
+        )
+    return loaded
+
+
+def _check_distinct_cohorts(config: Mapping[str, Any], target: Mapping[str, Any], target_file: Path) -> None:
+    """The target must be another cohort: another results folder, and not the trained slides again
+    (what the target's file leaves out it inherits, so its file is where either is fixed)."""
+    if target["cohort"] == config["cohort"]:
+        raise PipelineInputError(
+            target_file,
+            f"the deployment target is named {target['cohort']!r}, as the trained cohort",
+            "give the target its own `cohort` name (its results land in results/{name}/)",
+        )
+    same_synthetic = config.get("synthetic") == target.get("synthetic")
+    if config["source"] == target["source"] and (config["source"]["kind"] != "synthetic" or same_synthetic):
+        raise PipelineInputError(
+            target_file,
+            "the deployment target lists the trained cohort's own slides",
+            "give the target its own `source` (or, for a synthetic cohort, another synthetic.seed)",
+        )
+
+
+def _check_trained_here(
+    run: RunConfig,
+    target: RunConfig,
+    settings: DeploySettings,
+    origins: ConfigOrigins,
+    target_origins: ConfigOrigins,
+) -> None:
+    """Models trained in this run will read the target's features of each trained backbone: the target
+    must extract those backbones with the same weights, and a final model must be trained to be used."""
+    if settings.weights == "final" and not run.training.final_model:
+        raise origins.error(
+            ("deploy", "weights"),
+            "weights: final deploys the model trained on all patients, and training.final_model is false",
+            "set training.final_model: true, or deploy the ensemble of the fold models (weights: ensemble)",
+        )
+    missing = [name for name in run.features.backbones if name not in target.features.backbones]
+    if missing:
+        raise target_origins.error(
+            ("features", "backbones"),
+            f"the models are trained on {list(run.features.backbones)} features "
+            f"({_label(origins, ('features', 'backbones'))}), but the deployment target lists "
+            f"{list(target.features.backbones)}",
+            "leave features.backbones out of the target's file: it is extracted with the trained backbones",
+        )
+    for name in run.features.backbones:
+        if run.features.weights.get(name) != target.features.weights.get(name):
+            raise target_origins.error(
+                ("features", "weights", name),
+                f"the models are trained on {name} features from weights {run.features.weights.get(name)} "
+                f"({_label(origins, ('features', 'weights', name))}), but the deployment target's are from "
+                f"{target.features.weights.get(name)}",
+                "leave features.weights out of the target's file",
+            )
+
+
+def _check_models_from(run: RunConfig, deployment: Deployment) -> None:
+    """Every deployed checkpoint exists and fits the target's features (backbone, width, scales)."""
+    target_label = f"{deployment.target.cohort_name}, {deployment.settings.target}"
+    for model in run.training.models:
+        for backbone in run.features.backbones:
+            dim = None if deployment.target.features.external is not None else BACKBONES[backbone].dim
+            models = deployment.trained_models(run.training, model, backbone)
+            check_models_from(models, model, backbone, dim, target_label)
 
 
 def check_schema(config: Mapping[str, Any], schema_path: str | Path, origins: ConfigOrigins) -> None:
@@ -183,7 +354,7 @@ def _check_models(training: TrainingSettings, origins: ConfigOrigins) -> None:
                 f"options are given for {name!r}, which is not a model",
                 _choose(name, MODEL_NAMES),
             )
-    for name in training.models:
+    for name in dict.fromkeys([*training.models, *training.model_options]):
         options = training.model_options.get(name)
         try:
             model_options(name, options)
@@ -340,34 +511,6 @@ def _slide_fix(name: str, known: Iterable[str]) -> str:
     return (f"did you mean {close[0]!r}? " if close else "") + (
         f"use slide ids as the cohort lists them (e.g. {known[:3]}), not file names"
     )
-
-
-def _check_folds(
-    source: Mapping[str, Any],
-    slides: Sequence[CohortSlide],
-    training: TrainingSettings,
-    origins: ConfigOrigins,
-) -> None:
-    """Fold files of a given splits folder exist; otherwise there are enough patients for the folds."""
-    if source.get("splits_dir"):
-        folder = Path(source["splits_dir"])
-        missing = [k for k in range(training.n_folds) if not (folder / f"splits_{k}.csv").is_file()]
-        if missing:
-            raise origins.error(
-                ("training", "n_folds"),
-                f"n_folds={training.n_folds} but {folder} lacks {[f'splits_{k}.csv' for k in missing]}",
-                f"set n_folds to the number of fold files in source.splits_dir ({folder})",
-            )
-        return
-    cases = {slide.case_id for slide in slides}
-    if None in cases:
-        return  # TCGA patients filled in from the GDC: only the clinical job will know them
-    if len(cases) < training.n_folds:
-        raise origins.error(
-            ("training", "n_folds"),
-            f"n_folds={training.n_folds} but the cohort has only {len(cases)} patient(s)",
-            f"set n_folds to at most {len(cases)} (each fold holds out at least one patient)",
-        )
 
 
 def _slides_by_id(slides: Sequence[CohortSlide]) -> dict[str, CohortSlide]:

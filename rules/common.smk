@@ -10,6 +10,8 @@ import os
 import shlex
 
 from crossfusion_core.cohort import SYNTHETIC_SLIDE_SUFFIX
+from crossfusion_core.features.backbones import backbone_spec
+from crossfusion_core.gpus import job_gpus
 from crossfusion_core.scales import SCALES
 from crossfusion_core.slide_batches import batch_of, slides_by_batch
 from crossfusion_core.tcga.source import TcgaSource
@@ -19,7 +21,10 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.
 
 COHORT = RUN.cohort_name
 RESULTS = f"results/{COHORT}"
-FOLDS = list(range(RUN.training.n_folds))
+FOLDS = list(range(RUN.training.n_fold_runs))
+FIRST_REPEAT_FOLDS = list(range(RUN.training.n_folds))
+"""Repeated cross-validation trains and scores every fold of every repeat; heatmaps and Kaplan-Meier
+groups show the first repeat's folds (every patient once)."""
 MODELS = list(RUN.training.models)
 BACKBONES = list(RUN.features.backbones)
 SLIDE_IDS = RUN.slide_ids
@@ -126,10 +131,13 @@ def feature_dirs(wildcards):
 
 
 TRAINING_JOB_SECTION = {
-    key: value for key, value in config["training"].items() if key not in ("models", "model_options")
+    key: value
+    for key, value in config["training"].items()
+    if key not in ("models", "model_options", "final_model")
 }
 """What every train job depends on: the training section without the model list and options, so
-adding a model or editing another model's options reruns no other model's jobs."""
+adding a model or editing another model's options reruns no other model's jobs (nor does asking for a
+final model, rules/deploy.smk)."""
 
 
 def model_options(wildcards):
@@ -137,14 +145,15 @@ def model_options(wildcards):
     return dict(RUN.training.model_options.get(wildcards.model, {}))
 
 
-def fold_files(name):
-    """Input function: file ``name`` of every fold of one model x backbone (predictions.csv, model.pt...)."""
+def fold_files(name, folds=FOLDS):
+    """Input function: file ``name`` of ``folds`` (default: every fold of every repeat) of one model x
+    backbone (predictions.csv, model.pt...)."""
     return lambda wildcards: expand(
         "{results}/{model}/{backbone}/fold_{fold}/{name}",
         results=RESULTS,
         model=wildcards.model,
         backbone=wildcards.backbone,
-        fold=FOLDS,
+        fold=folds,
         name=name,
     )
 
@@ -157,6 +166,18 @@ def true_risk_table():
 
 def model_backbone_targets(pattern):
     return expand(pattern, results=RESULTS, model=MODELS, backbone=BACKBONES)
+
+
+def every_run_fold_file(name):
+    """File ``name`` of every fold of every model x backbone: model, then backbone, then fold order."""
+    return expand(
+        "{results}/{model}/{backbone}/fold_{fold}/{name}",
+        results=RESULTS,
+        model=MODELS,
+        backbone=BACKBONES,
+        fold=FOLDS,
+        name=name,
+    )
 
 
 def all_targets():
@@ -190,6 +211,11 @@ def extraction_params(wildcards):
     }
 
 
+def extraction_mem_mb(wildcards):
+    """Host memory of one extraction job, from the backbone registry (a ViT-g needs twice a ViT-L's)."""
+    return backbone_spec(wildcards.backbone).extraction_mem_mb
+
+
 def report_inputs(wildcards):
     """Every file that carries a report() flag, so the report is rebuilt when any of them changes."""
     per_run = model_backbone_targets("{results}/{model}/{backbone}/training_curves.png")
@@ -205,7 +231,7 @@ def report_inputs(wildcards):
         results=RESULTS,
         model=MODELS,
         backbone=BACKBONES,
-        fold=FOLDS,
+        fold=FIRST_REPEAT_FOLDS,
         which=["highest_risk", "lowest_risk"],
     )
     qc = expand(
@@ -214,3 +240,80 @@ def report_inputs(wildcards):
         slide=SLIDE_IDS,
     )
     return [f"{RESULTS}/summary/comparison.md", *per_run, *per_fold, *qc, f"{RESULTS}/qc/excluded.html"]
+
+
+# Deployment on another cohort (rules/deploy.smk) and the final model.
+
+DEPLOYMENT = RUN.deployment
+"""The run's models applied to another cohort (the `deploy` section), or None."""
+TARGET = None if DEPLOYMENT is None else DEPLOYMENT.target
+"""The deployment target's checked config (a RunConfig of its own), or None."""
+TRAINED_HERE = DEPLOYMENT is None or DEPLOYMENT.trained_here
+"""False when the deployed models come from another run (`deploy.models_from`): nothing is trained."""
+DEPLOYED = "results/{cohort}/deploy/{target}/{model}/{backbone}"
+"""Where the deployment of one model x backbone on the target lands."""
+
+
+def deployment_files(*names):
+    """Files ``names`` of the deployment of every model x backbone on the target."""
+    return expand(
+        "{results}/deploy/{target}/{model}/{backbone}/{name}",
+        results=RESULTS,
+        target=TARGET.cohort_name,
+        model=MODELS,
+        backbone=BACKBONES,
+        name=names,
+    )
+
+
+def deployed_models(wildcards):
+    return DEPLOYMENT.trained_models(RUN.training, wildcards.model, wildcards.backbone)
+
+
+def deployed_checkpoints(wildcards):
+    """The deployed model.pt files: every fold model's, or the final model's."""
+    return [str(trained.checkpoint) for trained in deployed_models(wildcards)]
+
+
+def deployed_reference_risks(wildcards):
+    """The trained cohort's risks under the deployed models: where the Kaplan-Meier cut-offs come from."""
+    return [str(path) for trained in deployed_models(wildcards) for path in trained.reference_risks]
+
+
+def target_feature_dirs(wildcards):
+    """Magnification -> folder of the target's features of one backbone."""
+    folder = f"results/{TARGET.cohort_name}/features/{wildcards.backbone}"
+    return {scale.magnification: f"{folder}/{scale.group}" for scale in SCALES}
+
+
+def deployment_figures():
+    """The deployment's figures of one model x backbone: heatmaps, and Kaplan-Meier with survival."""
+    return ["heatmaps", *(f"km.{ext}" for ext in TARGET.km.formats if TARGET.has_survival)]
+
+
+def deployment_summary():
+    return [] if TARGET is None else [f"{RESULTS}/deploy/{TARGET.cohort_name}/summary.md"]
+
+
+def deployment_targets():
+    """The deployment's results of every model x backbone, and its table (none without a deployment)."""
+    if TARGET is None:
+        return []
+    scores = ["metrics.json"] if TARGET.has_survival else []
+    return deployment_files("predictions.csv", *scores, *deployment_figures()) + deployment_summary()
+
+
+def run_targets():
+    """What `all` builds: the trained cohort's results (only its report when its models come from
+    another run), its final models when asked for, and the deployment's results."""
+    trained = all_targets() if TRAINED_HERE else [f"{RESULTS}/report.html"]
+    final = RUN.training.final_model and TRAINED_HERE
+    finals = model_backbone_targets("{results}/{model}/{backbone}/final/model.pt") if final else []
+    return trained + finals + deployment_targets()
+
+
+def report_files(wildcards):
+    """The report's inputs: the trained cohort's files (when trained here) and the deployment's."""
+    trained = report_inputs(wildcards) if TRAINED_HERE else []
+    deployed = [] if TARGET is None else deployment_files(*deployment_figures())
+    return trained + deployed + deployment_summary()

@@ -21,11 +21,14 @@ rule evaluate:
 
 
 rule summarize:
-    """One row per model x backbone with the best value of each metric marked."""
+    """One row per model x backbone with the best value of each metric marked, and the paired
+    difference of every two models' pooled C with its bootstrap interval."""
     input:
         metrics=lambda w: model_backbone_targets("{results}/{model}/{backbone}/metrics.json"),
+        predictions=lambda w: every_run_fold_file("predictions.csv"),
     output:
         csv="results/{cohort}/summary/comparison.csv",
+        differences="results/{cohort}/summary/paired_differences.csv",
         markdown=report(
             "results/{cohort}/summary/comparison.md",
             caption="../report/comparison.rst",
@@ -35,6 +38,7 @@ rule summarize:
     params:
         runs=[[m, b] for m in MODELS for b in BACKBONES],
         protocol=RUN.training.selection_label,
+        evaluation=config["evaluation"],
     log:
         "results/{cohort}/logs/summarize.log",
     conda:

@@ -38,14 +38,17 @@ else:
             files=batch_file_names(FEATURE_OUTPUTS),
         # One torch thread per job: on a CPU, batch jobs side by side use the cores better than the
         # threads of one job waiting on each other (the more so on a shared machine). A profile's
-        # set-threads raises it; the reader processes are features.num_workers.
+        # set-threads raises it; with features.num_workers: auto a job on CUDA reads with all its
+        # CPUs but one. A job that will compute on CUDA declares its GPU (crossfusion_core/gpus.py),
+        # so `--resources gpu=N` runs at most N at once.
         threads: 1
         resources:
-            mem_mb=8000,
-            gpu=1 if RUN.features.resources.device == "cuda" else 0,
+            mem_mb=extraction_mem_mb,
+            gpu=job_gpus(RUN.features.resources.device),
             batch_size=RUN.features.resources.batch_size,
             num_workers=RUN.features.resources.num_workers,
             device=RUN.features.resources.device,
+            cpu_runtime=RUN.features.resources.cpu_runtime,
         log:
             "results/{cohort}/logs/extract_features/{backbone}/{batch}.log",
         conda:

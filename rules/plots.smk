@@ -4,8 +4,8 @@
 rule km_plot:
     """Kaplan-Meier curves of out-of-fold risk groups (cut per fold) with the log-rank test."""
     input:
-        predictions=fold_files("predictions.csv"),
-        training_risks=fold_files("training_risks.csv"),
+        predictions=fold_files("predictions.csv", FIRST_REPEAT_FOLDS),
+        training_risks=fold_files("training_risks.csv", FIRST_REPEAT_FOLDS),
     output:
         summary="results/{cohort}/{model}/{backbone}/km.json",
         figures=report(

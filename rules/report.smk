@@ -4,7 +4,7 @@
 rule report:
     """Snakemake's self-contained HTML report of the run, with captions from report/."""
     input:
-        report_inputs,
+        report_files,
     output:
         "results/{cohort}/report.html",
     params:

@@ -59,7 +59,8 @@ elif RUN.source_kind == "local":
         """The survival table of your own cohort: its clinical table joined to its slide sheet."""
         input:
             sheet=config["source"]["slide_sheet"],
-            clinical=config["source"]["clinical_table"],
+            # A deployment target may come without one; nothing then asks for its survival table.
+            clinical=config["source"].get("clinical_table") or [],
         output:
             survival="results/{cohort}/clinical/survival.csv",
         params:
@@ -73,12 +74,20 @@ elif RUN.source_kind == "local":
 
 else:
 
+    TCGA_SOURCE = TcgaSource.from_mapping(config["source"])
+
     rule download:
-        """One diagnostic slide from the GDC data endpoint, resumed on interruption, md5-checked."""
+        """One diagnostic slide from the GDC data endpoint, resumed on interruption, md5-checked.
+
+        Params are the slide's manifest row only: how the GDC is reached (gdc_api, token_file, retries,
+        backoff_s, timeout_s) reaches the job through the config and reruns nothing (see
+        crossfusion_core/tcga/fetch.py). A rerun still keeps the slide: the output is a link to the
+        verified copy data_dir/{id}/{file name} (see crossfusion_core/tcga/slide_store.py).
+        """
         output:
             slide=downloaded_slide_pattern(),
         params:
-            source=config["source"],
+            slide=lambda wildcards: TCGA_SOURCE.manifest_row(wildcards.slide),
             failures_dir=f"{RESULTS}/download_failures",
         resources:
             mem_mb=500,
@@ -94,11 +103,14 @@ else:
             "../workflow_scripts/download.py"
 
     rule clinical:
-        """The survival table of the cohort: the given one, or built from the GDC cases endpoint."""
+        """The survival table of the cohort: the given one, or built from the GDC cases endpoint.
+
+        Params are what decides the table; how the GDC is reached comes from the config and reruns nothing.
+        """
         output:
             survival="results/{cohort}/clinical/survival.csv",
         params:
-            source=config["source"],
+            table=TCGA_SOURCE.table_choices(),
             slide_ids=slide_ids(),
         log:
             "results/{cohort}/logs/clinical.log",

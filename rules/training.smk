@@ -34,6 +34,7 @@ rule splits:
         expand("results/{{cohort}}/splits/splits_{fold}.csv", fold=FOLDS),
     params:
         n_folds=RUN.training.n_folds,
+        repeats=RUN.training.repeats,
         n_bins=RUN.training.n_bins,
         seed=RUN.training.split_seed,
         reference_dir=RUN.splits_dir,
@@ -65,7 +66,7 @@ rule train:
     threads: 1
     resources:
         mem_mb=8000,
-        gpu=1 if RUN.training.device == "cuda" else 0,
+        gpu=job_gpus(RUN.training.device),
     log:
         "results/{cohort}/logs/train/{model}/{backbone}/fold_{fold}.log",
     conda:

@@ -96,9 +96,12 @@ def run_workflow(
     return done
 
 
-def planned_jobs(workdir: Path, configfiles: Sequence[Path], *args: str) -> dict[str, int]:
-    """Rule -> number of jobs a dry run of `all` would execute (empty when there is nothing to do)."""
-    done = run_workflow(workdir, configfiles, ["all"], "--dry-run", "--quiet", "rules", *args)
+def planned_jobs(
+    workdir: Path, configfiles: Sequence[Path], *args: str, targets: Sequence[str] = ("all",)
+) -> dict[str, int]:
+    """Rule -> number of jobs a dry run of ``targets`` would execute (empty when there is nothing to do)."""
+    # `--quiet=rules`, not `--quiet rules`: the option takes several values and would swallow the targets.
+    done = run_workflow(workdir, configfiles, list(targets), "--dry-run", "--quiet=rules", *args)
     return {
         match.group(1): int(match.group(2))
         for match in re.finditer(r"^(\w+)\s+(\d+)$", done.stdout, re.MULTILINE)

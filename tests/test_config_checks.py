@@ -25,7 +25,11 @@ from crossfusion_core.errors import PipelineInputError
 
 MAIN_CONFIG = REPO / "config" / "config.yaml"
 SCHEMA = REPO / "config" / "schema.yaml"
-TINY = {"synthetic": {"n_patients": 8, "second_slide_fraction": 0.0}}
+TINY = {
+    "synthetic": {"n_patients": 8, "second_slide_fraction": 0.0},
+    "training": {"models": ["abmil"], "n_folds": 2, "n_bins": 2},
+}
+"""Eight patients, as few as a run can train on: two folds of four, two time bins, no linear probe."""
 
 
 def checked(workdir: Path, *overlays: dict[str, Any], command_line: dict | None = None) -> RunConfig:
@@ -88,8 +92,8 @@ def test_the_default_config_passes_with_every_slide_of_the_plan(tmp_path: Path) 
         (
             {**TINY, "training": {"n_folds": 9}},
             "training.n_folds",
-            "the cohort has only 8 patient(s)",
-            "set n_folds to at most 8",
+            "n_folds=9 is outside 2 .. 8 (the cohort has 8 patient(s)",
+            "set training.n_folds to a whole number from 2 to 8",
         ),
         (
             {"km": {"formats": ["gif"]}},
@@ -232,22 +236,23 @@ def test_fold_files_must_cover_n_folds(tmp_path: Path) -> None:
 
 
 def test_a_local_cohort_maps_ids_to_its_files_and_mpp(tmp_path: Path) -> None:
-    write_local_cohort(tmp_path / "cohort")
+    write_local_cohort(tmp_path / "cohort", n_patients=8)
     source = {"kind": "local", "slide_sheet": "cohort/slides.csv", "clinical_table": "cohort/clinical.tsv"}
+    training = TINY["training"]
     run = checked(
         tmp_path,
         {
             "cohort": "mine",
             "source": source,
-            "training": {"n_folds": 4},
+            "training": training,
             "slides": {"mpp_override": {"S2": 0.26}},
         },
     )
-    assert run.slide_ids == ["S1", "S2", "S3", "S4", "S1b"]
+    assert run.slide_ids == [f"S{patient}" for patient in range(1, 9)] + ["S1b"]
     assert run.slide_file("S2") == "cohort/slides/tiff/scan_2.tif"
     assert (run.mpp_override("S1b"), run.mpp_override("S2"), run.mpp_override("S1")) == (0.5, 0.26, None)
-    error = refused(tmp_path, {"cohort": "mine", "source": source, "training": {"n_folds": 5}})
-    assert "only 4 patient(s)" in error.problem
+    error = refused(tmp_path, {"cohort": "mine", "source": source, "training": {**training, "n_folds": 9}})
+    assert "the cohort has 8 patient(s)" in error.problem
 
 
 @pytest.mark.parametrize(
@@ -261,7 +266,7 @@ def test_a_local_cohort_maps_ids_to_its_files_and_mpp(tmp_path: Path) -> None:
         (
             {"kind": "local", "slide_sheet": "cohort/slides.csv"},
             "source",
-            "'clinical_table' is a required property",
+            "no clinical_table: a cohort that is trained needs survival",
         ),
         (
             {
@@ -319,7 +324,75 @@ def test_the_checks_import_no_torch() -> None:
 
 def test_the_local_example_config_passes_once_its_tables_are_yours(tmp_path: Path) -> None:
     example = yaml.safe_load((REPO / "config" / "cohorts" / "local_example.yaml").read_text())
-    sheet, clinical = write_local_cohort(tmp_path / "cohort", n_patients=example["training"]["n_folds"])
+    sheet, clinical = write_local_cohort(tmp_path / "cohort", n_patients=24)
     example["source"].update(slide_sheet=str(sheet), clinical_table=str(clinical))
     run = checked(tmp_path, example)
-    assert (run.cohort_name, run.source_kind, len(run.slide_ids)) == ("my_cohort", "local", 6)
+    assert (run.cohort_name, run.source_kind, len(run.slide_ids)) == ("my_cohort", "local", 25)
+
+
+SIX_PATIENTS = {
+    "synthetic": {"n_patients": 6, "second_slide_fraction": 0.0, "censoring_rate": 0.0},
+    "training": {"n_folds": 2},
+}
+"""The issue's example: passed the dry run, then failed at training (too few deaths for 4 time bins)."""
+
+
+def test_too_few_deaths_per_fold_for_the_time_bins_stop_the_dry_run(tmp_path: Path) -> None:
+    error = refused(tmp_path, SIX_PATIENTS)
+    assert error.path == MAIN_CONFIG and "`training.n_bins`" in error.problem, error
+    assert "trains on 3 patients" in error.problem and "too few for 4 time bins" in error.problem
+    assert "before patients without tissue are left out" in error.problem
+    assert "lower training.n_bins (now 4)" in error.fix
+
+
+def test_deaths_are_counted_on_the_items_training_bins_them_over(tmp_path: Path) -> None:
+    """With ``items: slide`` the bins are quantiles over slides: a patient's second slide counts again."""
+    two_slides = {**SIX_PATIENTS["synthetic"], "second_slide_fraction": 1.0}
+    training = {"n_folds": 2, "n_bins": 4, "models": ["abmil"]}
+    error = refused(tmp_path, {"synthetic": two_slides, "training": training})
+    assert "trains on 3 patients" in error.problem and "`training.n_bins`" in error.problem
+    assert checked(tmp_path, {"synthetic": two_slides, "training": {**training, "items": "slide"}})
+
+
+def test_probe_components_beyond_its_training_patients_stop_the_dry_run(tmp_path: Path) -> None:
+    probe = {**TINY["training"], "models": ["linear_probe"]}
+    error = refused(tmp_path, {**TINY, "training": probe})
+    key = "training.model_options.linear_probe.n_components"
+    assert error.path == MAIN_CONFIG and f"`{key}`: n_components=4 exceeds the 3 components" in error.problem
+    assert "set n_components to at most 3" in error.fix
+    assert checked(
+        tmp_path, {**TINY, "training": {**probe, "model_options": {"linear_probe": {"n_components": 3}}}}
+    )
+
+
+def test_probe_components_count_only_the_patients_it_is_fitted_on(tmp_path: Path) -> None:
+    """An inner validation split takes two of a fold's four training patients away from the fit."""
+    probe = {
+        **TINY["training"],
+        "models": ["linear_probe"],
+        "model_options": {"linear_probe": {"n_components": 2}},
+    }
+    assert checked(tmp_path, {**TINY, "training": probe})
+    error = refused(tmp_path, {**TINY, "training": {**probe, "selection": "inner_validation"}})
+    assert error.path == Path("overlay_0.yaml") and "2 training patients allow" in error.problem, error
+
+
+def test_options_of_a_model_the_run_does_not_train_are_checked_too(tmp_path: Path) -> None:
+    overlay = {**TINY, "training": {**TINY["training"], "model_options": {"transmil": {"hiden_dim": 8}}}}
+    error = refused(tmp_path, overlay)
+    assert (
+        error.path == Path("overlay_0.yaml")
+        and "`training.model_options.transmil.hiden_dim`" in error.problem
+    )
+
+
+def test_strata_the_stratified_split_cannot_cut_stop_the_dry_run(tmp_path: Path) -> None:
+    error = refused(tmp_path, {**TINY, "training": {**TINY["training"], "n_folds": 5, "n_bins": 4}})
+    assert "`training.n_folds`" in error.problem and "cannot be cut into 5 folds" in error.problem
+
+
+@pytest.mark.parametrize(("n_folds", "bound"), [(1, "the number of patients"), (9, "8")], ids=["1", "9"])
+def test_n_folds_has_one_rule_and_one_message(tmp_path: Path, n_folds: int, bound: str) -> None:
+    error = refused(tmp_path, {**TINY, "training": {**TINY["training"], "n_folds": n_folds}})
+    assert f"`training.n_folds`: n_folds={n_folds} is outside 2 .. {bound} (" in error.problem, error
+    assert error.fix == f"set training.n_folds to a whole number from 2 to {bound}"

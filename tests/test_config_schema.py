@@ -19,6 +19,7 @@ import yaml
 from reference_data import REPO
 
 from crossfusion_core.cohort import SOURCE_KINDS, SlideSettings
+from crossfusion_core.deploy.settings import DeploySettings
 from crossfusion_core.evaluation.settings import EvaluationSettings
 from crossfusion_core.features import settings as features
 from crossfusion_core.local.source import LocalSource
@@ -43,6 +44,7 @@ SECTIONS: dict[str, type] = {
     "evaluation": EvaluationSettings,
     "km": KmSettings,
     "heatmaps": HeatmapSettings,
+    "deploy": DeploySettings,
 }
 """Sections whose config keys are exactly the dataclass fields (source is mapped below)."""
 

@@ -12,4 +12,5 @@ with job_logging(snakemake.log[0]):
         reference_dir=snakemake.params.reference_dir,
         n_bins=snakemake.params.n_bins,
         excluded_csv=snakemake.input.excluded,
+        repeats=snakemake.params.repeats,
     )

@@ -17,4 +17,5 @@ with job_logging(snakemake.log[0]):
         Path(snakemake.output.checkpoint).parent,
         fold=int(snakemake.wildcards.fold),
         threads=snakemake.threads,
+        backbone=snakemake.wildcards.backbone,
     )

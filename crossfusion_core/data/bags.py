@@ -150,8 +150,14 @@ def read_features(path: Path) -> np.ndarray:
 
 def load_bag(bag: PatientBag) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The (N5, D), (N10, D), (N20, D) tensors of a patient, slides concatenated in order."""
+    return slide_bags(bag.slides)
+
+
+def slide_bags(slides: Sequence[SlideFeatures]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The (N5, D), (N10, D), (N20, D) tensors of ``slides`` concatenated in order (a patient's bags,
+    whether or not its survival is known)."""
     return tuple(
-        torch.from_numpy(np.concatenate([read_features(slide.paths[i]) for slide in bag.slides]))
+        torch.from_numpy(np.concatenate([read_features(slide.paths[i]) for slide in slides]))
         for i in range(len(MAGNIFICATIONS))
     )
 

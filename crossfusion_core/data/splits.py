@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from crossfusion_core.data.clinical import load_patients, named_ids
 from crossfusion_core.data.exclusions import read_excluded_cases
+from crossfusion_core.data.fold_count import check_fold_count
 from crossfusion_core.data.labels import label_bins, time_bin_edges
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import write_csv
@@ -73,12 +74,7 @@ def stratified_folds(patients: pd.DataFrame, n_folds: int, seed: int, n_bins: in
     Stratifying on both keeps the event rate and the spread of survival times alike across folds, which
     the C-index of small cohorts is sensitive to.
     """
-    if len(patients) < n_folds:
-        raise PipelineInputError(
-            None,
-            f"{len(patients)} patient(s) with a usable slide cannot make {n_folds} folds",
-            "lower training.n_folds",
-        )
+    check_fold_count(n_folds, len(patients), "patient(s) with a usable slide")
     strata = stratum_labels(patients, n_bins)
     splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     case_ids = patients["case_id"].to_numpy()
@@ -102,8 +98,9 @@ def write_fold_splits(
     reference_dir: str | Path | None = None,
     n_bins: int = 4,
     excluded_csv: str | Path | None = None,
+    repeats: int = 1,
 ) -> None:
-    """Write ``splits_{k}.csv`` for k = 0 .. n_folds - 1 to ``out_paths`` (in fold order).
+    """Write ``splits_{k}.csv`` for k = 0 .. n_folds * repeats - 1 to ``out_paths`` (in fold order).
 
     Patients listed in ``excluded_csv`` (``qc/excluded.csv``: no usable slide) are in no fold. With
     ``reference_dir`` the study's own files ``reference_dir/splits_{k}.csv`` are checked (readable,
@@ -111,11 +108,10 @@ def write_fold_splits(
     survival table lacks; otherwise folds are drawn from ``seed`` by :func:`stratified_folds` over the
     usable patients, so that every fold is balanced on the patients actually trained and scored.
     """
-    if len(out_paths) != n_folds:
-        raise ValueError(f"{len(out_paths)} output paths for {n_folds} folds")
+    if len(out_paths) != n_folds * repeats:
+        raise ValueError(f"{len(out_paths)} output paths for {n_folds} folds x {repeats} repeats")
     patients = load_patients(survival_csv)
     left_out = read_excluded_cases(excluded_csv) if excluded_csv is not None else frozenset()
-    usable = patients[~patients["case_id"].isin(left_out)]
     if left_out:
         LOGGER.warning(
             "%d patient(s) without a usable slide are in no fold (see %s): %s",
@@ -123,14 +119,34 @@ def write_fold_splits(
             excluded_csv,
             named_ids(list(left_out)),
         )
-    if reference_dir is None:
-        folds = stratified_folds(usable, n_folds, seed, n_bins)
-    else:
-        paths = [Path(reference_dir) / f"splits_{k}.csv" for k in range(n_folds)]
-        known = set(patients["case_id"])
-        folds = [_without_unknown(path, read_fold_split(path), known, left_out) for path in paths]
+    folds = cohort_folds(patients, n_folds, seed, n_bins, reference_dir, left_out, repeats)
     for out_path, fold in zip(out_paths, folds, strict=True):
         write_csv(out_path, split_frame(fold), index=True)
+
+
+def cohort_folds(
+    patients: pd.DataFrame,
+    n_folds: int,
+    seed: int,
+    n_bins: int,
+    reference_dir: str | Path | None = None,
+    left_out: frozenset[str] = frozenset(),
+    repeats: int = 1,
+) -> list[FoldSplit]:
+    """The folds of :func:`write_fold_splits` from its patient table, also for the dry run's checks:
+    ``n_folds`` per repeat, repeat ``r`` drawn from ``seed + r`` (the study's files have one repeat)."""
+    if reference_dir is None:
+        usable = patients[~patients["case_id"].isin(left_out)]
+        return [fold for r in range(repeats) for fold in stratified_folds(usable, n_folds, seed + r, n_bins)]
+    if repeats != 1:
+        raise PipelineInputError(
+            Path(reference_dir),
+            f"training.repeats={repeats}, but the cohort's folds are fixed files (one repeat)",
+            "set training.repeats: 1, or leave source.splits_dir out to draw folds from a seed",
+        )
+    paths = [Path(reference_dir) / f"splits_{k}.csv" for k in range(n_folds)]
+    known = set(patients["case_id"])
+    return [_without_unknown(path, read_fold_split(path), known, left_out) for path in paths]
 
 
 def _without_unknown(path: Path, fold: FoldSplit, known: set[str], left_out: frozenset[str]) -> FoldSplit:

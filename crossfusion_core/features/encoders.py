@@ -51,7 +51,9 @@ class EfficientNetPooled(TimmPooled):
 
 
 class ConchImageEncoder(TimmPooled):
-    """CONCH v1's image tower without the contrastive projection, as TRIDENT's ``conch_v1``."""
+    """CONCH v1's image tower (the CoCa model's ``visual``): the attention-pooled, layer-normed 512-d
+    embedding before the contrastive projection, which is what CoCa's ``encode_image(proj_contrast=False,
+    normalize=False)`` and TRIDENT's ``conch_v1`` return. The text towers are not kept."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.encode_image(x, proj_contrast=False, normalize=False)
+        return self.net.forward_no_head(x, normalize=False)

@@ -10,6 +10,7 @@ weights once.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,16 +21,18 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from crossfusion_core.devices import resolve_device
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.features.backbones import BackboneSpec, load_backbone
 from crossfusion_core.features.feature_files import write_feature_file
+from crossfusion_core.features.onnx_runtime import OnnxRuntimeEncoder, onnx_encoder
 from crossfusion_core.features.patch_table import PatchTable, ScalePatches, read_patch_table
 from crossfusion_core.features.reading import PatchBlock, PatchPixels, ReadFailure
 from crossfusion_core.features.settings import ExtractionResources, FeatureSettings
-from crossfusion_core.features.transforms import to_model_input
+from crossfusion_core.features.transforms import ModelInput
 from crossfusion_core.scales import scale_of_group
 from crossfusion_core.slide_batches import run_per_slide
-from crossfusion_core.wsi.slide import slide_geometry
+from crossfusion_core.wsi.slide import SlideGeometry, slide_geometry
 
 AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 COPIED_SCALE_ATTRS = ("target_mpp", "level0_mpp")
@@ -42,7 +45,7 @@ class Encoder:
     """A backbone ready to run: its registry entry, the model on its device, and its precision."""
 
     spec: BackboneSpec
-    model: torch.nn.Module
+    model: torch.nn.Module | OnnxRuntimeEncoder
     device: torch.device
     precision: str
     """What the features are computed in (fp32, bf16 or fp16), ``auto`` resolved for this machine."""
@@ -55,31 +58,41 @@ class SlideToFeaturise:
     slide_path: Path
     patches_h5: Path
     mpp_override: float | None
+    geometry: SlideGeometry | None = None
+    """The slide's scale and pyramid when the caller knows them (benchmarks/bench_gpu_smoke.py, which
+    writes its slide and runs without OpenSlide); else they are read from the slide's header."""
 
 
 def load_encoder(
     backbone: str, settings: FeatureSettings, resources: ExtractionResources, threads: int
 ) -> Encoder:
     """The backbone with its weights on the device ``resources`` ask for, using ``threads`` CPU threads."""
-    device = _device(resources.device)
+    device = resolve_device(resources.device, "features.device")
     torch.set_num_threads(max(1, threads))
     spec, model = load_backbone(backbone, settings.weights)
+    precision = resolved_precision(settings.precision, device, spec.precision)
+    if device.type == "cpu" and precision == "fp32" and resources.cpu_runtime == "onnxruntime":
+        graph = onnx_encoder(spec.name, model, spec.transform.crop_px, threads)
+        return Encoder(spec, graph, device, precision)
     model = model.to(device, memory_format=torch.channels_last)
-    return Encoder(spec, model, device, resolved_precision(settings.precision, device))
+    return Encoder(spec, model, device, precision)
 
 
-def resolved_precision(precision: str, device: torch.device) -> str:
-    """``auto``: bf16 on CUDA, fp32 on the CPU.
+def resolved_precision(precision: str, device: torch.device, backbone_precision: str) -> str:
+    """``auto``: on CUDA the backbone's own (``BackboneSpec.precision``), on the CPU fp32.
 
-    On a CPU with AVX512-BF16, bf16 autocast runs efficientnet_lite0 about twice as fast, but its 20x
-    features drift from the fp32 ones (cosine similarity 0.977 on average, 0.956 at worst, on the
-    test slide), and the 20x scale carries fine nuclear detail; a CPU run, where extraction is a small
-    share of the time, keeps fp32, and features then do not depend on which CPU made them. The
-    precision used is written into every feature file.
+    One precision for every backbone does not fit: bf16 keeps 8 bits of mantissa, and
+    efficientnet_lite0's 20x features in bf16 drift to a cosine similarity of 0.977 on average (0.956
+    at worst) from fp32, while the 20x scale carries fine nuclear detail; fp16 keeps 11 bits where a
+    network's activations stay in its range. The registry holds TRIDENT's choice per model and our
+    measurements (benchmarks/README.md, "Precision per backbone"). On a CPU with AVX512-BF16, bf16
+    runs efficientnet_lite0 about twice as fast, but a CPU run, where extraction is a small share of
+    the time, keeps fp32, and its features do not depend on which CPU made them. The precision used
+    is written into every feature file.
     """
     if precision != "auto":
         return precision
-    return "bf16" if device.type == "cuda" else "fp32"
+    return backbone_precision if device.type == "cuda" else "fp32"
 
 
 def extract_slide_features(
@@ -99,6 +112,7 @@ def extract_slide_features(
     """
     resources = resources or settings.resources
     encoder = load_encoder(backbone, settings, resources, threads)
+    resources = resources.for_job(threads, encoder.device.type)
     slide = SlideToFeaturise(Path(slide_path), Path(patches_h5), mpp_override)
     featurise_slide(encoder, slide, settings, resources, out_paths)
 
@@ -120,6 +134,7 @@ def extract_batch_features(
     """
     resources = resources or settings.resources
     encoder = load_encoder(backbone, settings, resources, threads)
+    resources = resources.for_job(threads, encoder.device.type)
     return run_per_slide(
         folder,
         list(slides),
@@ -145,7 +160,7 @@ def featurise_slide(
     features = [np.zeros((scale.count, encoder.spec.dim), np.float32) for scale in table.scales]
     if table.total:
         dataset = PatchPixels(
-            slide_geometry(slide.slide_path, slide.mpp_override),
+            slide.geometry or slide_geometry(slide.slide_path, slide.mpp_override),
             table,
             settings.read_strategy,
             settings.read_retries,
@@ -164,26 +179,60 @@ def featurise_slide(
 def _encode_all(
     dataset: PatchPixels, encoder: Encoder, resources: ExtractionResources, features: list[np.ndarray]
 ) -> None:
-    """Fill ``features`` (one array per scale) with the backbone's output for every patch of ``dataset``."""
-    spec, slide_path = encoder.spec, dataset.geometry.path
-    progress = tqdm(total=dataset.table.total, unit="patch", desc=slide_path.stem, mininterval=2.0)
+    """Fill ``features`` (one array per scale) with the backbone's output for every patch of ``dataset``.
+
+    The host never waits for the GPU inside the loop: a batch's features are copied to pinned host
+    memory asynchronously and read (checked, scattered) ``IN_FLIGHT_BATCHES`` batches later, by which
+    time the copy is done while the GPU works on the batches queued behind it.
+    """
+    model_input = ModelInput(encoder.spec.transform, encoder.device)
+    slide_name = dataset.geometry.path.stem
+    progress = tqdm(total=dataset.table.total, unit="patch", desc=slide_name, mininterval=2.0)
+    in_flight: deque[_HostFeatures] = deque()
     with progress, torch.inference_mode(), _autocast(encoder.device, encoder.precision):
         blocks = _blocks(dataset, resources.num_workers, encoder.device)
         for batch in _batches(blocks, resources.batch_size):
-            out = encoder.model(to_model_input(batch.pixels_rgb, spec.transform)).float()
-            _check_finite(out, batch, dataset.table, spec, slide_path)
-            _scatter(features, batch, out)
-            progress.update(len(batch))
+            in_flight.append(_HostFeatures.copied_from(batch, encoder.model(model_input(batch.pixels_rgb))))
+            if len(in_flight) > IN_FLIGHT_BATCHES:
+                progress.update(_store(in_flight.popleft(), features, dataset, encoder.spec))
+        while in_flight:
+            progress.update(_store(in_flight.popleft(), features, dataset, encoder.spec))
 
 
-def _device(requested: str) -> torch.device:
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise PipelineInputError(
-            Path("config/config.yaml"), "features.device is cuda but no GPU is visible", "use device: auto"
-        )
-    return torch.device(requested)
+IN_FLIGHT_BATCHES = 2
+"""Batches whose features are still on their way to the host while the next ones are computed."""
+
+
+@dataclass(frozen=True)
+class _HostFeatures:
+    """A batch's features in host memory, or on their way there (``copied`` is their copy's CUDA event)."""
+
+    batch: PatchBlock
+    values: torch.Tensor
+    copied: torch.cuda.Event | None
+
+    @staticmethod
+    def copied_from(batch: PatchBlock, out: torch.Tensor) -> _HostFeatures:
+        if out.device.type != "cuda":
+            return _HostFeatures(batch, out.float(), None)
+        values = torch.empty(out.shape, dtype=torch.float32, pin_memory=True)
+        values.copy_(out.float(), non_blocking=True)
+        copied = torch.cuda.Event()
+        copied.record()
+        return _HostFeatures(batch, values, copied)
+
+    def numpy(self) -> np.ndarray:
+        if self.copied is not None:
+            self.copied.synchronize()
+        return self.values.numpy()
+
+
+def _store(done: _HostFeatures, features: list[np.ndarray], dataset: PatchPixels, spec: BackboneSpec) -> int:
+    """Check and scatter one batch's features into ``features``; returns how many patches it had."""
+    values = done.numpy()
+    _check_finite(values, done.batch, dataset.table, spec, dataset.geometry.path)
+    _scatter(features, done.batch, values)
+    return len(done.batch)
 
 
 def _autocast(device: torch.device, precision: str) -> AbstractContextManager:
@@ -224,9 +273,9 @@ def _batches(blocks: Iterable[PatchBlock], batch_size: int) -> Iterator[PatchBlo
 
 
 def _check_finite(
-    out: torch.Tensor, batch: PatchBlock, table: PatchTable, spec: BackboneSpec, slide_path: Path
+    values: np.ndarray, batch: PatchBlock, table: PatchTable, spec: BackboneSpec, slide_path: Path
 ) -> None:
-    bad = (~torch.isfinite(out).all(dim=1)).nonzero().flatten()
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1))
     if len(bad) == 0:
         return
     first = int(bad[0])
@@ -240,13 +289,12 @@ def _check_finite(
     )
 
 
-def _scatter(features: list[np.ndarray], batch: PatchBlock, out: torch.Tensor) -> None:
-    out_np = out.cpu().numpy()
-    positions = batch.scale_positions.cpu().numpy()
-    rows = batch.rows.cpu().numpy()
+def _scatter(features: list[np.ndarray], batch: PatchBlock, values: np.ndarray) -> None:
+    positions = batch.scale_positions.numpy()
+    rows = batch.rows.numpy()
     for position in np.unique(positions):
         mask = positions == position
-        features[position][rows[mask]] = out_np[mask]
+        features[position][rows[mask]] = values[mask]
 
 
 def _output_attrs(scale: ScalePatches, encoder: Encoder, slide_path: Path) -> dict[str, object]:

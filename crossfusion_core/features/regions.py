@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import openslide
 from PIL import Image
 
 from crossfusion_core.errors import SlideReadError
 from crossfusion_core.wsi.resampling import area_resized, integer_factor
 from crossfusion_core.wsi.slide import SlideGeometry, open_slide
 from crossfusion_core.wsi.tiff_tiles import TiffTiles, TileDecodeError, UnsupportedLayout, tiff_levels
+
+if TYPE_CHECKING:
+    import openslide
 
 LOGGER = logging.getLogger(__name__)
 WHITE = 255
@@ -55,7 +57,11 @@ def region_source(geometry: SlideGeometry, tiles: bool, retries: int) -> RegionS
 
 
 class OpenSlideRegions:
-    """Regions read with OpenSlide's ``read_region`` (any format it knows)."""
+    """Regions read with OpenSlide's ``read_region`` (any format it knows).
+
+    OpenSlide is imported where it is used, so that slides the tile reader handles are read without it
+    (the GPU smoke test runs where only PyTorch's stack is installed).
+    """
 
     def __init__(self, geometry: SlideGeometry, retries: int) -> None:
         self.geometry = geometry
@@ -74,6 +80,8 @@ class OpenSlideRegions:
         size_at_level: tuple[int, int],
         out_size: tuple[int, int],
     ) -> np.ndarray:
+        import openslide
+
         failure: Exception | None = None
         for _ in range(self.retries + 1):
             try:

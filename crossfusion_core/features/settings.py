@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from crossfusion_core.scales import FIXED_BY, MAGNIFICATIONS
 from crossfusion_core.settings import reject_unknown_keys, section_values
 
 DEVICES = ("auto", "cpu", "cuda")
+CPU_RUNTIMES = ("onnxruntime", "torch")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 READ_STRATEGIES = ("tiles", "shared", "per_patch")
 EXTERNAL_FORMATS = ("clam", "trident")
@@ -43,27 +44,47 @@ class ExternalFeatures:
 
 @dataclass(frozen=True)
 class ExtractionResources:
-    """How fast features are computed, never what they are: batch size, reader processes, device.
+    """How fast features are computed, never what they are: batch size, reader processes, device, and
+    which runtime runs an fp32 backbone on the CPU (``onnxruntime``: the same network exported to ONNX,
+    several times faster for CNNs; ``torch``; see :mod:`crossfusion_core.features.onnx_runtime`).
 
     The workflow gives these to extraction jobs as Snakemake resources rather than params, so editing
     them reruns nothing; they sit in the same `features` section of the config.
     """
 
     batch_size: int = 64
-    num_workers: int = 2
+    num_workers: int | str = "auto"
+    """Reader processes, or ``auto``: as many as the job's CPUs can run (see :meth:`for_job`)."""
     device: str = "auto"
+    cpu_runtime: str = "onnxruntime"
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> ExtractionResources:
         resources = cls(**section_values(mapping, cls, "features", error=_config_error))
-        if resources.batch_size < 1 or resources.num_workers < 0:
+        workers = resources.num_workers
+        if resources.batch_size < 1 or not (workers == "auto" or _is_count(workers)):
             raise _config_error(
-                f"batch_size={resources.batch_size}, num_workers={resources.num_workers}",
-                "batch_size >= 1, num_workers >= 0",
+                f"batch_size={resources.batch_size}, num_workers={workers!r}",
+                "batch_size >= 1, num_workers auto or >= 0",
             )
         if resources.device not in DEVICES:
             raise _config_error(f"device is {resources.device!r}", f"use one of {DEVICES}")
+        if resources.cpu_runtime not in CPU_RUNTIMES:
+            raise _config_error(f"cpu_runtime is {resources.cpu_runtime!r}", f"use one of {CPU_RUNTIMES}")
         return resources
+
+    def for_job(self, threads: int, device_type: str) -> ExtractionResources:
+        """These resources with ``num_workers: auto`` resolved for a job of ``threads`` CPUs that runs
+        its backbone on ``device_type`` (``cuda`` or ``cpu``).
+
+        On CUDA every CPU but the main process's reads: one reader makes ~550 patches per CPU-second
+        (benchmarks/README.md, the tiles reader), a GPU encodes thousands per second. On the CPU the
+        backbone is the bottleneck (tens of patches per second against hundreds for one reader), so one
+        reader process overlaps reading with the model and leaves the CPUs to it.
+        """
+        if self.num_workers != "auto":
+            return self
+        return replace(self, num_workers=max(1, threads - 1) if device_type == "cuda" else 1)
 
 
 RESOURCE_KEYS = tuple(item.name for item in fields(ExtractionResources))
@@ -116,6 +137,10 @@ SECTION_KEYS = (
     tuple(item.name for item in fields(FeatureSettings) if item.name != "resources") + RESOURCE_KEYS
 )
 """Every key of the config's `features` section."""
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _config_error(problem: str, fix: str) -> PipelineInputError:

@@ -12,21 +12,37 @@ import torch.nn.functional as F
 from crossfusion_core.features.backbones import InputTransform
 
 
+class ModelInput:
+    """A backbone's input transform, its normalisation constants already on the model's device.
+
+    Built once per slide: a tensor made from Python numbers on every batch would be a synchronous
+    host-to-device copy, which makes the host wait for the GPU once per batch.
+    """
+
+    def __init__(self, transform: InputTransform, device: torch.device) -> None:
+        self.transform = transform
+        self.mean = torch.tensor(transform.mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(transform.std, device=device).view(1, 3, 1, 1)
+
+    def __call__(self, patches_rgb: torch.Tensor) -> torch.Tensor:
+        """(N, H, W, 3) uint8 square patches -> (N, 3, crop_px, crop_px) float, resized and normalised."""
+        transform = self.transform
+        x = patches_rgb.permute(0, 3, 1, 2).float().div_(255.0)
+        if x.shape[-1] != transform.resize_px or x.shape[-2] != transform.resize_px:
+            x = F.interpolate(
+                x,
+                size=(transform.resize_px, transform.resize_px),
+                mode=transform.interpolation,
+                antialias=True,
+                align_corners=False,
+            )
+        x = _center_crop(x, transform.crop_px)
+        return ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+
+
 def to_model_input(patches_rgb: torch.Tensor, transform: InputTransform) -> torch.Tensor:
-    """(N, H, W, 3) uint8 square patches -> (N, 3, crop_px, crop_px) float, resized and normalised."""
-    x = patches_rgb.permute(0, 3, 1, 2).float().div_(255.0)
-    if x.shape[-1] != transform.resize_px or x.shape[-2] != transform.resize_px:
-        x = F.interpolate(
-            x,
-            size=(transform.resize_px, transform.resize_px),
-            mode=transform.interpolation,
-            antialias=True,
-            align_corners=False,
-        )
-    x = _center_crop(x, transform.crop_px)
-    mean = torch.tensor(transform.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(transform.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+    """The input of one batch, for a one-off call (tests, benchmarks); loops build a :class:`ModelInput`."""
+    return ModelInput(transform, patches_rgb.device)(patches_rgb)
 
 
 def _center_crop(x: torch.Tensor, crop_px: int) -> torch.Tensor:

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from crossfusion_core.features.backbones import BackboneSpec
 
 CHECKPOINT_WRAPPER_KEYS = ("state_dict", "model", "module")
+DATA_PARALLEL_PREFIX = "module."
+"""What ``torch.nn.DataParallel`` puts before every key of the checkpoints it saves."""
 
 
 def locate_checkpoint(spec: BackboneSpec, configured: Path | None) -> Path:
@@ -78,13 +80,21 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
             state = state[key]
     if not isinstance(state, dict):
         raise PipelineInputError(path, "the checkpoint holds no state dict", "point to the weights file")
+    if state and all(key.startswith(DATA_PARALLEL_PREFIX) for key in state):
+        state = {key.removeprefix(DATA_PARALLEL_PREFIX): value for key, value in state.items()}
     return state
 
 
 def load_into(net: nn.Module, path: Path, spec: BackboneSpec) -> None:
-    """Load ``path`` into ``net``: every parameter must be filled; only known-unused keys may be left."""
+    """Load ``path`` into ``net``: every parameter must be filled; only known-unused keys may be left.
+
+    Only the keys under ``spec.checkpoint_prefix`` are ``net``'s (the prefix removed).
+    """
+    prefix = spec.checkpoint_prefix
     state = {
-        k: v for k, v in read_state_dict(path).items() if not k.startswith(spec.unused_checkpoint_prefixes)
+        key.removeprefix(prefix): value
+        for key, value in read_state_dict(path).items()
+        if key.startswith(prefix) and not key.removeprefix(prefix).startswith(spec.unused_checkpoint_prefixes)
     }
     result = net.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:

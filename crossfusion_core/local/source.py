@@ -17,11 +17,12 @@ class LocalSource:
     """Where a local cohort's slides and clinical data are listed; paths are relative to the run folder.
 
     ``splits_dir``: optional folder of fold files (``splits_{k}.csv``, the original study's format) to
-    use instead of stratified folds drawn from ``training.split_seed``.
+    use instead of stratified folds drawn from ``training.split_seed``. ``clinical_table`` is None for
+    slides without survival, which only a deployment target may be (the config checks say so).
     """
 
     slide_sheet: Path
-    clinical_table: Path
+    clinical_table: Path | None = None
     splits_dir: Path | None = None
 
     @classmethod
@@ -29,13 +30,15 @@ class LocalSource:
         values = dict(mapping)
         require(values.pop("kind", KIND) == KIND, "source", "kind is not 'local'", "set source.kind: local")
         reject_unknown_keys(values, cls, "source")
-        for key in ("slide_sheet", "clinical_table"):
-            require(
-                bool(values.get(key)), "source", f"{key} is missing", "see config/cohorts/local_example.yaml"
-            )
-        splits_dir = values.get("splits_dir")
+        require(
+            bool(values.get("slide_sheet")),
+            "source",
+            "slide_sheet is missing",
+            "see config/cohorts/local_example.yaml",
+        )
+        clinical_table, splits_dir = values.get("clinical_table"), values.get("splits_dir")
         return cls(
             slide_sheet=Path(values["slide_sheet"]),
-            clinical_table=Path(values["clinical_table"]),
+            clinical_table=Path(clinical_table) if clinical_table else None,
             splits_dir=Path(splits_dir) if splits_dir else None,
         )

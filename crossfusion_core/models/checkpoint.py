@@ -1,13 +1,17 @@
 """The trained-model file ``{model}/{backbone}/fold_{k}/model.pt``: its one writer and its readers.
 
 Storing the model name and its checked options next to the weights means evaluation and heatmaps
-rebuild exactly the trained architecture without reading the training config again. Training,
-conversion, evaluation and heatmaps all go through this module, so the file has one layout.
+rebuild exactly the trained architecture without reading the training config again. A model is also
+applied to other cohorts, possibly on another machine (``deploy``), so the file says what it must be
+fed: the backbone and width of its features and the scales (magnification and microns per pixel) of
+its bags, and how it was trained. Training, conversion, evaluation, heatmaps and deployment all go
+through this module, so the file has one layout.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,12 +22,16 @@ from torch import nn
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import atomic_path
+from crossfusion_core.models.ensemble import SeedEnsemble
 from crossfusion_core.models.registry import build_model, model_options
 from crossfusion_core.models.standardized import Standardized
+from crossfusion_core.scales import SCALES
 
 REQUIRED_KEYS = ("model_name", "model_options", "backbone_dim", "n_bins", "bin_edges", "state_dict")
-"""Keys every ``model.pt`` has; ``best_epoch``, ``protocol`` and ``input_standardization`` (the fold's
-feature statistics, see ``models.standardized``; None when the model reads raw features) are optional."""
+"""Keys every ``model.pt`` has; ``best_epoch``, ``protocol``, ``input_standardization`` (the fold's
+feature statistics, see ``models.standardized``; None when the model reads raw features), ``backbone``,
+``scales``, ``training_settings`` and ``ensemble_size`` (members of a ``models.ensemble``, 1 for a
+single model) are optional (files written before they existed lack them)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +40,10 @@ class CheckpointInfo:
 
     ``bin_edges``: the time-bin edges in months (None when unknown, e.g. a converted checkpoint);
     ``best_epoch`` and ``protocol``: which epoch training kept and under which selection rule (None
-    for checkpoints that were not trained here).
+    for checkpoints that were not trained here); ``backbone``: the name of the features' backbone;
+    ``scales``: one ``{"group", "magnification", "mpp"}`` per scale of the bags it was trained on;
+    ``training_settings``: the ``training`` section it was trained under, without the model options
+    (stored above). The last three are None when the file does not record them.
     """
 
     model_name: str
@@ -42,6 +53,9 @@ class CheckpointInfo:
     bin_edges: tuple[float, ...] | None
     best_epoch: int | None = None
     protocol: str | None = None
+    backbone: str | None = None
+    scales: tuple[Mapping[str, Any], ...] | None = None
+    training_settings: Mapping[str, Any] | None = None
 
 
 def save_checkpoint(
@@ -55,11 +69,15 @@ def save_checkpoint(
     *,
     best_epoch: int | None = None,
     protocol: str | None = None,
+    backbone: str | None = None,
+    training_settings: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the checkpoint atomically; ``options`` are checked and stored with every default filled in.
 
     A :class:`Standardized` model is stored as its inner model's weights plus the statistics, so the
-    weights keep the layout of the bare architecture (the one converted checkpoints have).
+    weights keep the layout of the bare architecture (the one converted checkpoints have). Every model
+    here reads bags at the pipeline's three scales, which are recorded with their microns per pixel;
+    ``training_settings`` are stored as plain JSON values, which ``weights_only`` loading accepts.
     """
     standardization = None
     if isinstance(model, Standardized):
@@ -75,6 +93,10 @@ def save_checkpoint(
         "best_epoch": None if best_epoch is None else int(best_epoch),
         "protocol": protocol,
         "input_standardization": standardization,
+        "backbone": backbone,
+        "scales": [{"group": s.group, "magnification": s.magnification, "mpp": s.mpp} for s in SCALES],
+        "training_settings": None if training_settings is None else json.loads(json.dumps(training_settings)),
+        "ensemble_size": len(model.members) if isinstance(model, SeedEnsemble) else 1,
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
@@ -93,7 +115,7 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, CheckpointInfo]:
     standardization = payload.get("input_standardization")
     components = None if standardization is None else standardization.get("components")
     width = info.backbone_dim if components is None else components.shape[-1]
-    model = build_model(info.model_name, width, info.n_bins, info.model_options)
+    model = _architecture(info, width, int(payload.get("ensemble_size", 1)))
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:
@@ -107,6 +129,14 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, CheckpointInfo]:
         for name, value in standardization.items():
             getattr(model, name).copy_(value)
     return model.eval(), info
+
+
+def _architecture(info: CheckpointInfo, width: int, ensemble_size: int) -> nn.Module:
+    """The stored model's architecture: one model, or ``ensemble_size`` of them (``models.ensemble``)."""
+    models = [
+        build_model(info.model_name, width, info.n_bins, info.model_options) for _ in range(ensemble_size)
+    ]
+    return models[0] if ensemble_size == 1 else SeedEnsemble(models)
 
 
 def _read(path: str | Path) -> dict[str, Any]:
@@ -139,4 +169,7 @@ def _info(payload: Mapping[str, Any]) -> CheckpointInfo:
         bin_edges=None if edges is None else tuple(float(edge) for edge in edges),
         best_epoch=payload.get("best_epoch"),
         protocol=payload.get("protocol"),
+        backbone=payload.get("backbone"),
+        scales=None if payload.get("scales") is None else tuple(dict(scale) for scale in payload["scales"]),
+        training_settings=payload.get("training_settings"),
     )

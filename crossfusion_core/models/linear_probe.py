@@ -1,6 +1,9 @@
 """A linear probe on mean-pooled features: the line below which a MIL model is not learning.
 
-Per patient, each chosen scale's patch features are averaged (``pooling: mean_max`` adds their maximum),
+Per patient, each chosen scale's patch features are averaged (``pooling: mean_max`` adds their maximum,
+``mean_std`` their standard deviation over the patches, which sees how alike a patient's patches are:
+the synthetic cohort's 5x phenotype, pure-texture blocks against mixed ones, shows there and hardly in
+the mean),
 the scales are concatenated and standardised on the training patients, each scale's block is reduced by
 its own whitened PCA (so a scale whose features vary more, or which has more of them, does not crowd the
 others out of the few components a small cohort allows), and a linear head
@@ -38,7 +41,7 @@ class LinearProbe(nn.Module):
         backbone_dim: int,
         n_bins: int = 4,
         scales: tuple[str, ...] = SCALE_NAMES,
-        pooling: str = "mean",
+        pooling: str = "mean_std",
         n_components: int = 4,
         head: str = "cox",
         penalty: float = 0.1,
@@ -48,7 +51,7 @@ class LinearProbe(nn.Module):
         self.scales, self.pooling, self.head_kind = tuple(scales), pooling, head
         self.penalty, self.l1_ratio = penalty, l1_ratio
         self.backbone_dim = backbone_dim
-        self.n_blocks = len(self.scales) * (2 if pooling == "mean_max" else 1)
+        self.n_blocks = len(self.scales) * (1 if pooling == "mean" else 2)
         n_features = backbone_dim * self.n_blocks
         n_reduced = n_components * self.n_blocks or n_features
         self.register_buffer("center", torch.zeros(n_features))
@@ -58,7 +61,7 @@ class LinearProbe(nn.Module):
         self.head = nn.Linear(n_reduced, 1 if head == "cox" else n_bins)
 
     def pooled(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> torch.Tensor:
-        """(1, n_features): per chosen scale the mean (and max) over patches, scales concatenated."""
+        """(1, n_features): per chosen scale the mean (and max or std) over patches, scales concatenated."""
         bags = dict(zip(SCALE_NAMES, (x5, x10, x20), strict=True))
         parts = []
         for scale in self.scales:
@@ -66,6 +69,8 @@ class LinearProbe(nn.Module):
             parts.append(bag.mean(dim=1))
             if self.pooling == "mean_max":
                 parts.append(bag.amax(dim=1))
+            elif self.pooling == "mean_std":
+                parts.append(bag.std(dim=1, unbiased=False))
         return torch.cat(parts, dim=1)
 
     def forward(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> SurvivalOutput:
@@ -82,7 +87,7 @@ class LinearProbe(nn.Module):
         """Each patch's share of the linear predictor: its features through the mean-pooling path.
 
         With mean pooling the head's input is the average of these per-patch terms, so a patch's score
-        is exactly how much it pushes the prediction towards risk (max-pooling terms are left out).
+        is exactly how much it pushes the prediction towards risk (max and std terms are left out).
         """
         bags = dict(zip(SCALE_NAMES, (x5, x10, x20), strict=True))
         direction = self.risk_direction()

@@ -82,10 +82,10 @@ class SingleScaleMILOptions(ModelOptions):
 
 
 @dataclasses.dataclass(frozen=True)
-class CrossFusionOptions(ModelOptions):
-    """The original's defaults. As in the original, ``attn_dropout`` acts in the Pad-Transformers
-    (the cross-attention has none) and ``qkv_bias`` in the cross-attention (the Pad-Transformers
-    always have biases)."""
+class PadTransformerOptions(ModelOptions):
+    """The original CrossFusion's sizes and dropouts, shared by every Pad-Transformer model. As in the
+    original, ``attn_dropout`` acts in the Pad-Transformers (the cross-attention has none) and
+    ``qkv_bias`` in the cross-attention (the Pad-Transformers always have biases)."""
 
     model_name = "crossfusion"
     embed_dim: int = 512
@@ -109,6 +109,26 @@ class CrossFusionOptions(ModelOptions):
             )
 
 
+CROSS_INITS = ("original", "mean_pool")
+
+
+@dataclasses.dataclass(frozen=True)
+class CrossFusionOptions(PadTransformerOptions):
+    """``cross_init``: ``original`` starts the cross-attention blocks from the original's small random
+    weights, so a source patch first receives its context at a few percent of its own amplitude;
+    ``mean_pool`` starts their value and output projections as the identity, so each source patch
+    first receives the mean of the other scale's patches at full amplitude (see ``models.crossfusion``)."""
+
+    cross_init: str = "mean_pool"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.cross_init not in CROSS_INITS:
+            raise options_error(
+                self.model_name, f"cross_init={self.cross_init!r}", f"use one of {CROSS_INITS}"
+            )
+
+
 @dataclasses.dataclass(frozen=True)
 class CrossFusionConcatOptions(CrossFusionOptions):
     """Same options; the ablation that concatenates the three maps instead of the Conv Processor."""
@@ -117,7 +137,7 @@ class CrossFusionConcatOptions(CrossFusionOptions):
 
 
 @dataclasses.dataclass(frozen=True)
-class CrossFusionSingleOptions(CrossFusionOptions):
+class CrossFusionSingleOptions(PadTransformerOptions):
     """CrossFusion's options plus the one ``scale`` read (coarse = 5x, source = 10x, fine = 20x)."""
 
     model_name = "crossfusion_single"
@@ -162,7 +182,7 @@ class DSMILOptions(SingleScaleMILOptions):
         self.check_positive("query_dim")
 
 
-POOLINGS = ("mean", "mean_max")
+POOLINGS = ("mean", "mean_max", "mean_std")
 HEADS = ("cox", "discrete")
 
 
@@ -175,7 +195,7 @@ class LinearProbeOptions(ModelOptions):
 
     model_name = "linear_probe"
     scales: tuple[str, ...] = SCALE_NAMES
-    pooling: str = "mean"
+    pooling: str = "mean_std"
     n_components: int = 4
     head: str = "cox"
     penalty: float = 0.1

@@ -8,9 +8,17 @@ hundred optimiser steps it never leaves the constant predictor (CrossFusion's he
 differ by 1e-3, and its C-index is noise). Centring and scaling every feature on the training patches,
 as the linear probe does with its pooled features, removes that plateau.
 
-Optionally the standardised features are also reduced to their leading whitened principal components
-(``n_components`` per scale): with a few dozen patients, a 1,280- or 1,536-dimensional input lets a
-model fit noise directions that a handful of components leave out.
+Optionally the standardised features are also reduced to ``n_components`` directions per scale: with a
+few dozen patients, a 1,280- or 1,536-dimensional input lets a model fit noise directions that a handful
+of components leave out. Which directions (``basis``):
+
+- ``patches``: the leading principal axes of the patches themselves. They follow what varies most from
+  patch to patch (stroma, glands, background), which need not be what varies between patients: on the
+  synthetic demo the nuclear phenotype is not among the 16 leading patch axes, and CrossFusion on them
+  ranks at chance.
+- ``patients``: the leading principal axes of the patients' mean features, the directions along which
+  patients differ, as the linear probe reduces its pooled features. Each axis is scaled to unit variance
+  over the training patches, so the model's inputs keep the scale ``patches`` gives them.
 
 The statistics belong to the fold (training patches only, never the held-out ones) and travel in
 ``model.pt``, so evaluation and heatmaps see the inputs exactly as training did.
@@ -18,7 +26,7 @@ The statistics belong to the fold (training patches only, never the held-out one
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -36,9 +44,12 @@ class Standardized(nn.Module):
     when it is set, ``backbone_dim`` otherwise.
     """
 
-    def __init__(self, model: nn.Module, backbone_dim: int, n_components: int = 0) -> None:
+    def __init__(
+        self, model: nn.Module, backbone_dim: int, n_components: int = 0, basis: str = "patches"
+    ) -> None:
         super().__init__()
         self.model = model
+        self.basis = basis
         self.register_buffer("center", torch.zeros(3, backbone_dim))
         self.register_buffer("spread", torch.ones(3, backbone_dim))
         if n_components:
@@ -62,22 +73,28 @@ class Standardized(nn.Module):
         return self.model.patch_scores(*self.standardised(x5, x10, x20), chunk_size=chunk_size)
 
 
+BASES = ("patches", "patients")
+
+
 @torch.no_grad()
-def fit_standardization(model: Standardized, items: Iterable[tuple]) -> None:
+def fit_standardization(model: Standardized, items: Sequence[tuple]) -> None:
     """Set ``model``'s statistics from every patch of ``items`` (dataset items ``(x5, x10, x20, ...)``).
 
     Sums are accumulated in float64 one bag at a time, so a TCGA-sized fold never holds all its patches
-    at once; the D x D cross-products (N x D^2 work per bag) only when components are wanted, the
-    squares otherwise.
+    at once; the D x D cross-products (N x D^2 work per bag) only for patch components, the squares
+    otherwise. Patient components keep each item's mean (n x D) and read the items a second time for
+    the patch variance along the chosen axes.
     """
     width = model.center.shape[1]
-    full = model.components is not None
+    full = model.components is not None and model.basis == "patches"
     sums = torch.zeros(3, width, dtype=torch.float64)
     second = torch.zeros((3, width, width) if full else (3, width), dtype=torch.float64)
     counts = torch.zeros(3, 1, dtype=torch.float64)
+    item_means = []
     for item in items:
-        for row, bag in enumerate(item[:3]):
-            patches = bag.reshape(-1, width).double()
+        bags = [bag.reshape(-1, width).double() for bag in item[:3]]
+        item_means.append(torch.stack([patches.mean(dim=0) for patches in bags]))
+        for row, patches in enumerate(bags):
             sums[row] += patches.sum(dim=0)
             second[row] += patches.T @ patches if full else patches.square().sum(dim=0)
             counts[row] += patches.shape[0]
@@ -94,6 +111,38 @@ def fit_standardization(model: Standardized, items: Iterable[tuple]) -> None:
     if full:
         correlation = second / (spread.unsqueeze(-1) * spread.unsqueeze(-2))
         model.components.copy_(_whitened_leading_axes(correlation, model.components.shape[-1]))
+    elif model.components is not None:
+        standardised_means = (torch.stack(item_means) - center) / spread
+        model.components.copy_(_patient_axes(standardised_means, items, center, spread, model.components))
+
+
+def _patient_axes(
+    means: torch.Tensor, items: Sequence[tuple], center: torch.Tensor, spread: torch.Tensor, out: torch.Tensor
+) -> torch.Tensor:
+    """(3, D, k): per scale the ``k`` leading principal axes of the items' standardised means (n, 3, D),
+    each divided by the standard deviation of the training patches along it."""
+    k = out.shape[-1]
+    leading = []
+    for row in range(3):
+        _, _, right = torch.linalg.svd(means[:, row] - means[:, row].mean(dim=0), full_matrices=False)
+        leading.append(_padded(right[:k].T, k))
+    axes = torch.stack(leading)
+    moments = torch.zeros(2, 3, k, dtype=torch.float64)
+    counts = torch.zeros(3, 1, dtype=torch.float64)
+    for item in items:
+        for row, bag in enumerate(item[:3]):
+            projected = ((bag.reshape(-1, center.shape[1]).double() - center[row]) / spread[row]) @ axes[row]
+            moments[0, row] += projected.sum(dim=0)
+            moments[1, row] += projected.square().sum(dim=0)
+            counts[row] += projected.shape[0]
+    mean = moments[0] / counts.clamp_min(1)
+    patch_std = (moments[1] / counts.clamp_min(1) - mean.square()).clamp_min(0).sqrt().clamp_min(MIN_SPREAD)
+    return (axes / patch_std.unsqueeze(1)).to(out.dtype)
+
+
+def _padded(axes: torch.Tensor, k: int) -> torch.Tensor:
+    """Axes (D, j) with zero columns up to k: fewer training patients than components leave some out."""
+    return torch.nn.functional.pad(axes, (0, k - axes.shape[1]))
 
 
 def _whitened_leading_axes(correlation: torch.Tensor, n_components: int) -> torch.Tensor:

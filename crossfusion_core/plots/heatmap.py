@@ -1,4 +1,5 @@
-"""Attention heatmaps: where on the slide the held-out model looked, at 20x, 10x and 5x.
+"""Heatmaps at 20x, 10x and 5x: where on the slide the held-out model looked (its attention, the
+default) or where its predicted risk comes from (``heatmaps.score: attribution``, gradient x input).
 
 Scores are shown as percentiles within the slide and scale, because raw attention values are not
 comparable between scales (a softmax mass, a logit) or between slides of different sizes; a percentile
@@ -8,7 +9,7 @@ map answers the question a pathologist asks: which regions rank highest for this
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from crossfusion_core.data.bags import feature_path
 from crossfusion_core.errors import FeatureMismatchError
 from crossfusion_core.evaluation.predictions import first_slide, read_predictions
 from crossfusion_core.features.feature_files import FeatureFile, read_feature_file
+from crossfusion_core.models.attribution import risk_attribution
 from crossfusion_core.models.checkpoint import load_checkpoint
 from crossfusion_core.plots.figures import save_figure
 from crossfusion_core.plots.settings import HeatmapSettings
@@ -46,17 +48,21 @@ def score_percentiles(scores: np.ndarray) -> np.ndarray:
     return np.asarray(percentileofscore(scores, scores, kind="rank"), dtype=float)
 
 
-@torch.no_grad()
 def heatmap_score_maps(
-    model: nn.Module, features: Mapping[int, FeatureFile], chunk_size: int
+    model: nn.Module, features: Mapping[int, FeatureFile], chunk_size: int, score: str = "attention"
 ) -> dict[int, np.ndarray]:
-    """Per magnification, the percentile of each patch's attention score, in the file's patch order.
+    """Per magnification, the percentile of each patch's score, in the file's patch order: the model's
+    own ``patch_scores`` (attention) or its signed risk attribution (``models.attribution``).
 
     Scales the model does not score (single-scale models return None there) are left out, so the
     caller paints only what the model actually used.
     """
     bags = [torch.from_numpy(features[scale.magnification].features) for scale in SCALES]
-    scores = model.patch_scores(*bags, chunk_size=chunk_size)
+    if score == "attribution":
+        scores = risk_attribution(model, *bags)
+    else:
+        with torch.no_grad():
+            scores = model.patch_scores(*bags, chunk_size=chunk_size)
     return {
         scale.magnification: score_percentiles(scores[scale.group].float().cpu().numpy())
         for scale in SCALES
@@ -80,19 +86,28 @@ def read_slide_features(
 
 
 def slide_scale_maps(
-    model: nn.Module, features: Mapping[int, FeatureFile], chunk_size: int
+    models: Sequence[nn.Module],
+    features: Mapping[int, FeatureFile],
+    chunk_size: int,
+    score: str = "attention",
 ) -> list[ScaleMap]:
-    """The painted scales of one slide, finest first."""
-    percentiles = heatmap_score_maps(model, features, chunk_size)
+    """The painted scales of one slide, finest first: each patch's percentile, averaged over ``models``.
+
+    One model paints its own percentiles; an ensemble (a deployment's fold models) paints their mean,
+    a percentile being comparable between models where raw scores are not. Only the scales every model
+    scores are painted; no model paints none.
+    """
+    per_model = [heatmap_score_maps(model, features, chunk_size, score) for model in models]
+    painted = set.intersection(*(set(percentiles) for percentiles in per_model)) if per_model else set()
     return [
         ScaleMap(
             magnification=m,
             coords_level0=features[m].coords_level0,
             patch_size_level0=float(features[m].attrs["patch_size_level0"]),
-            percentile=percentiles[m],
+            percentile=np.mean([percentiles[m] for percentiles in per_model], axis=0),
         )
         for m in reversed(MAGNIFICATIONS)
-        if m in percentiles
+        if m in painted
     ]
 
 
@@ -169,7 +184,7 @@ def heatmap_figure(
 
 
 def paint_slide(
-    model: nn.Module,
+    models: Sequence[nn.Module],
     slide_id: str,
     slide_path: Path,
     feature_dirs: Mapping[int, Path],
@@ -178,9 +193,10 @@ def paint_slide(
     settings: HeatmapSettings,
     out_path: Path,
 ) -> list[int]:
-    """Score one slide and write its heatmap figure; return the magnifications painted."""
+    """Score one slide with ``models`` (see :func:`slide_scale_maps`) and write its heatmap figure;
+    return the magnifications painted."""
     features = read_slide_features(feature_dirs, slide_id, backbone_dim)
-    scales = slide_scale_maps(model, features, settings.chunk_size)
+    scales = slide_scale_maps(models, features, settings.chunk_size, settings.score)
     level0_magnification = float(features[scale_named("source").magnification].attrs["level0_magnification"])
     thumbnail, size_level0 = slide_thumbnail(slide_path, level0_magnification, settings.thumbnail_mpp)
     save_figure(heatmap_figure(thumbnail, size_level0, scales, title, settings), [out_path])
@@ -233,7 +249,7 @@ def paint_heatmaps(
     for name, (slide_id, title) in heatmap_targets(predictions, settings.slides).items():
         out_path = Path(out_dir) / f"{name}.png"
         paint_slide(
-            model,
+            [model],
             slide_id,
             Path(lookup(slide_id)),
             feature_dirs,

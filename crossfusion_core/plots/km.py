@@ -66,8 +66,16 @@ def rule_text(n_groups: int) -> str:
     return f"each patient cut at its own fold's training-patient risk {CUT_NAMES[n_groups]}"
 
 
-def km_figure(pooled: pd.DataFrame, groups: np.ndarray, settings: KmSettings, p_value: float) -> Figure:
-    """Curves with confidence bands and censor marks, and the numbers at risk under the axis."""
+def km_figure(
+    pooled: pd.DataFrame,
+    groups: np.ndarray,
+    settings: KmSettings,
+    p_value: float,
+    heading: str = "Out-of-fold risk groups",
+    rule: str | None = None,
+) -> Figure:
+    """Curves with confidence bands and censor marks, and the numbers at risk under the axis; the title
+    names the patients (``heading``), the test and how the groups were cut (``rule``, else per fold)."""
     figure = Figure(figsize=(7.0, 5.7))
     ax = figure.add_subplot()
     fitters = [_fitter(pooled, groups, name, settings) for name in _present(groups, settings.n_groups)]
@@ -79,8 +87,8 @@ def km_figure(pooled: pd.DataFrame, groups: np.ndarray, settings: KmSettings, p_
     ax.set_ylim(0.0, 1.05)
     test = "log-rank" if settings.n_groups == 2 else "multivariate log-rank"
     ax.set_title(
-        f"Out-of-fold risk groups (n = {len(pooled)}): {test} p = {p_value:.3g}\n"
-        f"groups: {rule_text(settings.n_groups)}",
+        f"{heading} (n = {len(pooled)}): {test} p = {p_value:.3g}\n"
+        f"groups: {rule or rule_text(settings.n_groups)}",
         fontsize=10,
     )
     return figure

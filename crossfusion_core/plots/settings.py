@@ -51,17 +51,23 @@ class KmSettings:
         return settings
 
 
+HEATMAP_SCORES = ("attention", "attribution")
+
+
 @dataclass(frozen=True)
 class HeatmapSettings:
     """What attention heatmaps are painted and how.
 
-    ``slides``: extra slide ids to paint (each in the fold where its patient is held out);
+    ``slides``: extra slide ids to paint (each in the fold where its patient is held out); ``score``:
+    ``attention`` paints the model's own patch scores (CrossFusion's attention, as the paper shows
+    them), ``attribution`` each patch's signed pull on the predicted risk (``models.attribution``);
     ``chunk_size``: patches per forward chunk when scoring; ``thumbnail_mpp``: resolution of the
     background thumbnail; ``colormap``: matplotlib colormap of the percentiles; ``overlay_alpha``:
     opacity of the scores over the tissue.
     """
 
     slides: tuple[str, ...] = ()
+    score: str = "attention"
     chunk_size: int = 1024
     thumbnail_mpp: float = 16.0
     colormap: str = "inferno"
@@ -80,6 +86,12 @@ class HeatmapSettings:
             "use e.g. inferno or viridis",
         )
         require(settings.chunk_size > 0, "heatmaps", f"chunk_size={settings.chunk_size}", "use 1024")
+        require(
+            settings.score in HEATMAP_SCORES,
+            "heatmaps",
+            f"score={settings.score!r} is not one of {HEATMAP_SCORES}",
+            "use attention (what the model reads) or attribution (where its risk comes from)",
+        )
         require(settings.thumbnail_mpp > 0, "heatmaps", f"thumbnail_mpp={settings.thumbnail_mpp}", "use 16")
         require(
             0 < settings.overlay_alpha <= 1, "heatmaps", f"overlay_alpha={settings.overlay_alpha}", "use 0.6"

@@ -17,18 +17,25 @@ class SyntheticSettings:
     of 256 um at 10x, enough 5x patches that lie wholly in tissue to show the architectural phenotype,
     while keeping a slide to a few seconds of drawing (time grows with its area). ``risk_effect`` is the
     log-hazard ratio per unit of planted risk, so the oracle C-index is known.
+
+    The demo's size is set by power, not taste: with 100 patients, an effect of 2.0 and a quarter
+    censored, the oracle's pooled C has a 95% bootstrap interval of about +/- 0.045 and a random
+    ranker's about +/- 0.07, so a model that learns can be told from one that does not (on the former
+    40 patients a random ranker's 5-fold mean C had a standard deviation of 0.077). Pen marks and
+    two-piece tissue stay, but rarer: they vary the 5x features from slide to slide more than the 5x
+    phenotype does.
     """
 
     seed: int = 7
-    n_patients: int = 40
-    second_slide_fraction: float = 0.1
+    n_patients: int = 100
+    second_slide_fraction: float = 0.05
     fraction_40x: float = 0.5
-    two_piece_fraction: float = 0.1
-    pen_mark_fraction: float = 0.15
+    two_piece_fraction: float = 0.05
+    pen_mark_fraction: float = 0.05
     tissue_size_um: tuple[float, float] = (1500.0, 2000.0)
-    censoring_rate: float = 0.3
+    censoring_rate: float = 0.25
     baseline_hazard_per_month: float = 0.03
-    risk_effect: float = 1.6
+    risk_effect: float = 2.0
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any] | None) -> SyntheticSettings:

@@ -122,6 +122,21 @@ def survival_table(source: TcgaSource, slide_ids: Iterable[str], out_csv: str | 
     return _write(out_csv, rows, dropped)
 
 
+def known_survival_rows(source: TcgaSource, slide_ids: Iterable[str]) -> pd.DataFrame | None:
+    """The rows :func:`survival_table` would write, in its order, where they need no GDC; else None.
+
+    For the checks made while the DAG is built: they must see the table the clinical job will write.
+    """
+    if source.survival_table is None:
+        return None
+    rows, missing = _rows_from_file(source.survival_table, [_slide_file(slide) for slide in slide_ids])
+    return None if missing and source.fill_missing_from_gdc else _written_order(rows)
+
+
+def _written_order(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.dropna(axis="columns", how="all").sort_values("slide_id", ignore_index=True)
+
+
 def _rows_from_file(path: Path, slide_files: list[str]) -> tuple[pd.DataFrame, list[str]]:
     """Rows of ``slide_files`` from a study-format table, and the slides it does not cover.
 
@@ -273,7 +288,7 @@ def _write(out_csv: str | Path, rows: pd.DataFrame, dropped: dict[str, list[str]
             f"no slide has usable survival data (dropped: {reasons})",
             "check the manifest against source.survival_table or the GDC project",
         )
-    rows = rows.dropna(axis="columns", how="all").sort_values("slide_id", ignore_index=True)
+    rows = _written_order(rows)
     write_csv(out_csv, rows)
     report = SurvivalReport(out_csv, len(rows), dropped)
     LOGGER.info(report.summary())

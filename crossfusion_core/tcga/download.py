@@ -2,9 +2,11 @@
 
 TCGA slides are 0.1-3 GB and links drop: the bytes go to a hidden ``.{filename}.download`` file that
 survives a failed attempt (and a killed job), and the next attempt asks only for the rest with an HTTP
-``Range`` header. Only after the size and md5 match the manifest is the file renamed into place, so a
-truncated or corrupted download can never pass for a slide. Slides a user already fetched with the GDC
-Data Transfer Tool (``{id}/{filename}``) are verified and hard-linked into place instead.
+``Range`` header. Only after the size and md5 match the manifest does the file become the kept copy
+``{id}/{filename}``, which is then linked to the final name (see :mod:`crossfusion_core.tcga.slide_store`
+for the layout and why a rerun of the job never loses a slide), so a truncated or corrupted download can
+never pass for a slide. A kept copy already there (a rerun, or a GDC Data Transfer Tool download) is
+used without the network: as it is when its record vouches for it, after an md5 check otherwise.
 
 A dropped link is retried for as long as attempts bring new bytes; a file that disagrees with the
 manifest (another size, another md5) is not a network problem, so it gets :data:`MAX_BAD_DOWNLOADS`
@@ -17,7 +19,6 @@ folder.
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import stat
@@ -32,10 +33,19 @@ from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import atomic_path
 from crossfusion_core.tcga.gdc import RETRY_STATUSES, GdcAccessError, file_metadata, gdc_session
 from crossfusion_core.tcga.manifest import check_file_id, check_file_name
+from crossfusion_core.tcga.slide_store import (
+    CHUNK_BYTES,
+    SlideFiles,
+    file_md5,
+    is_recorded,
+    link_into_place,
+    matches,
+    placed_slide_problem,
+    record_verified,
+)
 
 LOGGER = logging.getLogger(__name__)
 
-CHUNK_BYTES = 1 << 20
 MAX_BAD_DOWNLOADS = 2
 """Downloads that disagree with the manifest's size or md5 before giving up: a second one means the
 manifest or the server is wrong, not the link."""
@@ -63,38 +73,35 @@ def download_slide(
     retries: int = 5,
     backoff_s: float = 2.0,
     timeout_s: float = 60.0,
-    client_dir: str | Path | None = None,
 ) -> DownloadResult:
     """Put the verified file ``dest_dir/filename`` in place, fetching only what is not already there.
 
     ``md5``/``size`` None (a manifest without them) are looked up at the GDC files endpoint.
-    ``client_dir`` is where GDC Data Transfer Tool downloads are looked for (default ``dest_dir``).
     ``retries`` counts consecutive attempts that failed without bringing any new bytes, so a long
-    download over a flaky link keeps going as long as it makes progress.
+    download over a flaky link keeps going as long as it makes progress. A file at the final name that
+    the download job did not put there is refused (:func:`slide_store.placed_slide_problem`).
     """
     check_file_id(file_id, filename)
     check_file_name(filename, file_id)
-    dest_dir = Path(dest_dir)
-    final_path = dest_dir / filename
+    files = SlideFiles(Path(dest_dir), file_id, filename)
+    problem = placed_slide_problem(files)
+    if problem is not None:
+        raise problem
     if md5 is None or size is None:
         md5, size = file_metadata(gdc_session(token_file, retries, backoff_s), api_url, file_id, timeout_s)
-    if final_path.is_file() and _matches(final_path, md5, size):
-        return _done(DownloadResult(final_path, "present"))
-    client_copy = Path(client_dir or dest_dir) / file_id / filename
-    if client_copy.is_file():
-        if _matches(client_copy, md5, size):
-            return _done(_link_into_place(client_copy, final_path))
-        LOGGER.warning(
-            "%s: GDC client copy does not match the manifest's size/md5; fetching again", client_copy
-        )
+    if is_recorded(files, files.final, md5, size):
+        return _done(DownloadResult(files.final, "present"))
+    if _kept_copy_matches(files, md5, size):
+        return _done(DownloadResult(files.final, link_into_place(files)))
     url = f"{api_url.rstrip('/')}/data/{file_id}"
-    partial = dest_dir / f".{filename}.download"
-    dest_dir.mkdir(parents=True, exist_ok=True)
+    files.data_dir.mkdir(parents=True, exist_ok=True)
     session = gdc_session(token_file, retries=0)
-    fetched = _fetch_verified(session, url, partial, md5, size, retries, backoff_s, timeout_s)
-    with atomic_path(final_path) as tmp:
-        os.replace(partial, tmp)
-    return _done(DownloadResult(final_path, "downloaded", fetched))
+    fetched = _fetch_verified(session, url, files.partial, md5, size, retries, backoff_s, timeout_s)
+    with atomic_path(files.kept) as tmp:
+        os.replace(files.partial, tmp)
+    record_verified(files, md5, size)
+    link_into_place(files)
+    return _done(DownloadResult(files.final, "downloaded", fetched))
 
 
 def _done(result: DownloadResult) -> DownloadResult:
@@ -102,31 +109,17 @@ def _done(result: DownloadResult) -> DownloadResult:
     return result
 
 
-def file_md5(path: Path) -> str:
-    """Hex md5 of a file, read in chunks (slides do not fit in memory comfortably)."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _matches(path: Path, md5: str, size: int) -> bool:
-    """Size first: it is free and catches truncation without reading a gigabyte."""
-    return path.stat().st_size == size and file_md5(path) == md5.lower()
-
-
-def _link_into_place(source: Path, final_path: Path) -> DownloadResult:
-    """Hard link (no copy, the client's folder stays valid); a symlink where they are on different disks."""
-    with atomic_path(final_path) as tmp:
-        tmp.unlink()
-        try:
-            os.link(source, tmp)
-            action = "linked"
-        except OSError:
-            os.symlink(source.resolve(), tmp)
-            action = "symlinked"
-    return DownloadResult(final_path, action)
+def _kept_copy_matches(files: SlideFiles, md5: str, size: int) -> bool:
+    """The kept copy is the manifest's file: by its record (no byte read), else by an md5 check."""
+    if not files.kept.is_file():
+        return False
+    if is_recorded(files, files.kept, md5, size):
+        return True
+    if matches(files.kept, md5, size):
+        record_verified(files, md5, size)
+        return True
+    LOGGER.warning("%s does not match the manifest's size/md5; fetching it again", files.kept)
+    return False
 
 
 def _fetch_verified(

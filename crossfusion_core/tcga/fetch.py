@@ -1,27 +1,30 @@
-"""One cohort slide from the GDC as the workflow asks for it: by slide id, failures recorded.
+"""One cohort slide from the GDC as the workflow asks for it: by its manifest row, failures recorded.
 
-The download job knows only its slide id; the manifest says which file that is. Every failure is
-written to the failures folder before the job fails, so a `--keep-going` run over a thousand slides
-ends with one list of what is missing and why.
+Snakemake reruns a job when its params change, and deletes the job's outputs first. So the download
+rule's params carry the slide's manifest row alone (id, file name, md5, size: a new row is a new file)
+and nothing of how the GDC is reached (``gdc_api``, ``token_file``, ``retries``, ``backoff_s``,
+``timeout_s``) nor ``fill_missing_from_gdc``: the bytes are md5-checked against the row, so those
+settings never change a slide. They reach the job through the run's config (the whole ``source``
+section), which Snakemake gives every job but never compares when it decides what to rerun. Resources
+would also escape the comparison, but they are the scheduler's: passed on to cluster submissions,
+overridden by profiles, and a null token file or a URL is no resource.
+
+Every failure is written to the failures folder before the job fails, so a ``--keep-going`` run over
+a thousand slides ends with one list of what is missing and why.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.tcga.download import DownloadResult, download_slide
 from crossfusion_core.tcga.failures import clear_failure, record_failure
-from crossfusion_core.tcga.manifest import slides_by_id
+from crossfusion_core.tcga.manifest import ManifestFile
 from crossfusion_core.tcga.source import TcgaSource
 
 
-def fetch_cohort_slide(source: TcgaSource, slide_id: str, failures_dir: str | Path) -> DownloadResult:
-    """Download (or adopt an existing copy of) ``slide_id`` into ``source.data_dir``."""
-    slides = slides_by_id(source.manifest, source.slide_pattern)
-    if slide_id not in slides:
-        raise PipelineInputError(source.manifest, f"no diagnostic slide {slide_id} in the manifest")
-    item = slides[slide_id]
+def fetch_cohort_slide(source: TcgaSource, item: ManifestFile, failures_dir: str | Path) -> DownloadResult:
+    """Download (or find again) the manifest file ``item`` in ``source.data_dir``."""
     try:
         result = download_slide(
             item.file_id,

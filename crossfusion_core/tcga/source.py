@@ -2,6 +2,11 @@
 
 A typo in a cohort overlay (``survival_tabel``) would otherwise silently fall back to the GDC and
 fail hours later offline; checking the section at the edge makes it fail at the start instead.
+
+The section mixes what a job makes with how the GDC is reached. Only the first may rerun a job, so the
+rules take it as params (:meth:`TcgaSource.manifest_row` for a download, :meth:`TcgaSource.table_choices`
+for the survival table) and their scripts read the rest from the run's config (see
+:mod:`crossfusion_core.tcga.fetch`).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.tcga.manifest import SLIDE_SUFFIX
+from crossfusion_core.tcga.manifest import SLIDE_SUFFIX, slides_by_id
 
 PROJECT_PATTERN = re.compile(r"TCGA-[A-Z]+")
 
@@ -69,6 +74,16 @@ class TcgaSource:
         )
         source.check()
         return source
+
+    def manifest_row(self, slide_id: str) -> dict[str, Any]:
+        """The slide's manifest row (file id, file name, md5, size): all that decides its download."""
+        return dataclasses.asdict(slides_by_id(self.manifest, self.slide_pattern)[slide_id])
+
+    def table_choices(self) -> dict[str, Any]:
+        """What decides the survival table besides its slides: the projects asked at the GDC, the
+        study's table and whether the GDC fills what the table lacks (not how the GDC is reached)."""
+        table = None if self.survival_table is None else str(self.survival_table)
+        return {"projects": list(self.projects), "survival_table": table, "fill": self.fill_missing_from_gdc}
 
     @property
     def slide_file_pattern(self) -> str:

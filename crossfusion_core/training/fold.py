@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import shutil
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,10 +24,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from crossfusion_core.data.splits import read_fold_split
+from crossfusion_core.data.splits import FoldSplit, read_fold_split
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.models import registry
 from crossfusion_core.models.checkpoint import save_checkpoint
+from crossfusion_core.models.ensemble import SeedEnsemble
 from crossfusion_core.models.standardized import Standardized, fit_standardization
 from crossfusion_core.training.fold_data import FoldData, fold_data
 from crossfusion_core.training.loop import (
@@ -40,11 +42,15 @@ from crossfusion_core.training.loop import (
 from crossfusion_core.training.outputs import prediction_table, write_fold_outputs
 from crossfusion_core.training.probe_fit import ProbeTargets, fit_linear_probe
 from crossfusion_core.training.resume import ResumeState, fingerprint
-from crossfusion_core.training.sampling import balanced_epoch_order
+from crossfusion_core.training.sampling import epoch_order
 from crossfusion_core.training.schedule import Budget, learning_rate_schedule, training_budget
 from crossfusion_core.training.settings import TrainingSettings
 
 LOGGER = logging.getLogger(__name__)
+MEMBER_PREFIX = ".member_"
+OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+"""``adam`` adds ``weight_decay`` to the gradient, where Adam's per-weight scaling all but cancels it (the
+original's choice); ``adamw`` decays the weights themselves, a real pull towards zero."""
 
 
 def train_fold(
@@ -58,44 +64,95 @@ def train_fold(
     *,
     fold: int | None = None,
     threads: int | None = None,
+    backbone: str | None = None,
 ) -> None:
     """Train ``model_name`` on the fold of ``split_csv`` and write its outputs into ``out_dir``.
 
     ``feature_dirs`` maps 5, 10 and 20 to the folders of per-slide feature h5 files. ``fold`` defaults to
-    the ``k`` of ``splits_{k}.csv``; ``threads`` to the CPUs this process may use. A run killed after
-    some epochs resumes from ``out_dir/.resume.pt`` when called again with the same inputs.
+    the ``k`` of ``splits_{k}.csv``; ``threads`` to the CPUs this process may use; ``backbone`` names the
+    features' backbone in the checkpoint. A run killed after some epochs resumes from
+    ``out_dir/.resume.pt`` when called again with the same inputs.
+    """
+    fold = _fold_number(split_csv) if fold is None else fold
+    split = read_fold_split(split_csv)
+    train_on_split(
+        settings,
+        model_name,
+        model_options,
+        survival_csv,
+        split,
+        Path(split_csv),
+        feature_dirs,
+        out_dir,
+        fold=fold,
+        threads=threads,
+        backbone=backbone,
+    )
+
+
+def train_on_split(
+    settings: TrainingSettings,
+    model_name: str,
+    model_options: Mapping[str, Any],
+    survival_csv: Path,
+    split: FoldSplit,
+    split_source: Path,
+    feature_dirs: Mapping[int, Path],
+    out_dir: Path,
+    *,
+    fold: int,
+    threads: int | None = None,
+    backbone: str | None = None,
+) -> None:
+    """:func:`train_fold` on a split given in memory (``split_source`` names it in messages).
+
+    A split without held-out patients trains the final model on every patient
+    (:mod:`crossfusion_core.deploy.final_model`): it writes no ``predictions.csv``.
     """
     out_dir = Path(out_dir)
-    fold = _fold_number(split_csv) if fold is None else fold
     torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
     device = resolve_device(settings.device)
-    split = read_fold_split(split_csv)
-    data = fold_data(settings, Path(survival_csv), Path(split_csv), split, feature_dirs)
+    data = fold_data(settings, Path(survival_csv), Path(split_source), split, feature_dirs)
     checked_options = dataclasses.asdict(registry.model_options(model_name, model_options))
     run_id = fingerprint(
         [_fingerprint_settings(settings), model_name, checked_options, split, data.bin_edges.tolist()]
     )
     loss = LossSettings(settings.loss, settings.alpha)
     with _deterministic():
-        model = _new_model(settings, model_name, checked_options, data, device)
         if registry.fits_in_closed_form(model_name):
+            model = _new_model(settings, model_name, checked_options, data, device)
             state = _fit_closed_form(model, data, loss, device, run_id, settings.precision)
         else:
-            state = _run_epochs(settings, model, data, device, out_dir, run_id)
+            model, state = _train_ensemble(
+                settings, model_name, checked_options, data, device, out_dir, run_id
+            )
         precision = settings.precision
-        held_out = prediction_table(
-            data.held_out, evaluate(model, data.held_out, loss, device, precision=precision), fold
+        held_out = (
+            prediction_table(
+                data.held_out,
+                evaluate(model, data.held_out, loss, device, precision=precision, with_cindex=False),
+                fold,
+                settings.repeat_of(fold),
+            )
+            if len(data.held_out)
+            else None
         )
         training = pd.concat(
             [
-                prediction_table(part, evaluate(model, part, loss, device, precision=precision), fold)
+                prediction_table(
+                    part, evaluate(model, part, loss, device, precision=precision, with_cindex=False), fold
+                )
                 for part in (data.fit, data.inner)
                 if len(part)
             ]
         )
     write_fold_outputs(out_dir, held_out, training, state.history)
-    _write_checkpoint(out_dir / "model.pt", model, model_name, checked_options, data, state, settings)
+    _write_checkpoint(
+        out_dir / "model.pt", model, model_name, checked_options, data, state, settings, backbone
+    )
     ResumeState.remove(out_dir)
+    for member_dir in out_dir.glob(f"{MEMBER_PREFIX}*"):
+        shutil.rmtree(member_dir)
 
 
 def _fold_number(split_csv: Path) -> int:
@@ -117,15 +174,31 @@ def _fingerprint_settings(settings: TrainingSettings) -> dict[str, Any]:
 
 @contextmanager
 def _deterministic() -> Iterator[None]:
-    """Deterministic kernels where PyTorch has them (warning, not failing, where it has not)."""
+    """Deterministic kernels, strictly: a fold trained twice gives the same model, or stops saying why.
+
+    Strict, not ``warn_only``: PyTorch runs the deterministic backward of flash and memory-efficient
+    attention only when determinism is strict (merely warned, it keeps their faster, non-deterministic
+    one), and an operation that has no deterministic implementation on the device raises. That error
+    is turned into one that names the operation and the way out, instead of a fold whose numbers
+    change from run to run unnoticed.
+    """
     previous = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
     )
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(True)
     try:
         yield
+    except RuntimeError as error:
+        if "does not have a deterministic implementation" not in str(error):
+            raise
+        raise PipelineInputError(
+            None,
+            f"training cannot be deterministic here: {str(error).split(', but you set')[0]}",
+            "train this model on the CPU (training.device: cpu), where every operation it uses is "
+            "deterministic",
+        ) from error
     finally:
         torch.use_deterministic_algorithms(previous[0], warn_only=previous[1])
 
@@ -143,9 +216,58 @@ def _new_model(
         registry.build_model(name, width, settings.n_bins, options),
         data.backbone_dim,
         settings.input_components,
+        settings.input_basis,
     )
     fit_standardization(model, data.fit)
     return model.to(device)
+
+
+def _train_ensemble(
+    settings: TrainingSettings,
+    name: str,
+    options: Mapping[str, Any],
+    data: FoldData,
+    device: torch.device,
+    out_dir: Path,
+    run_id: str,
+) -> tuple[torch.nn.Module, ResumeState]:
+    """The trained model: one, or ``settings.ensemble`` members trained from seeds ``seed``, ``seed + 1``,
+    ... and joined (``models.ensemble``). Each member resumes from its own hidden folder
+    (``.member_{i}/``), so a killed fold keeps its finished members."""
+    if settings.ensemble == 1:
+        model = _new_model(settings, name, options, data, device)
+        return model, _run_epochs(settings, model, data, device, out_dir, run_id)
+    members, states = [], []
+    for index in range(settings.ensemble):
+        member_settings = dataclasses.replace(settings, seed=settings.seed + index)
+        member = _new_model(member_settings, name, options, data, device)
+        member_dir = out_dir / f"{MEMBER_PREFIX}{index}"
+        states.append(
+            _run_epochs(member_settings, member, data, device, member_dir, fingerprint([run_id, index]))
+        )
+        members.append(member)
+        LOGGER.info("ensemble member %d of %d trained", index + 1, settings.ensemble)
+    return joined_members(members), _mean_history(states)
+
+
+def joined_members(members: list[torch.nn.Module]) -> torch.nn.Module:
+    """Trained members as one :class:`SeedEnsemble`, behind their (shared) feature standardisation."""
+    if not isinstance(members[0], Standardized):
+        return SeedEnsemble(members)
+    first = members[0]
+    width = 0 if first.components is None else first.components.shape[-1]
+    joined = Standardized(SeedEnsemble([m.model for m in members]), first.center.shape[1], width, first.basis)
+    with torch.no_grad():
+        for name, statistic in joined.named_buffers(recurse=False):
+            statistic.copy_(getattr(first, name))
+    return joined
+
+
+def _mean_history(states: list[ResumeState]) -> ResumeState:
+    """The first member's state with each epoch's numbers averaged over the members that ran it."""
+    rows = pd.DataFrame([row for state in states for row in state.history])
+    states[0].history = rows.groupby("epoch", as_index=False).mean().to_dict("records")
+    return states[0]
 
 
 def _fit_closed_form(
@@ -169,7 +291,7 @@ def _fit_closed_form(
     )
     fit_linear_probe(model, pooled, targets)
     state = ResumeState(run_id)
-    fitted = evaluate(model, data.fit, loss, device, precision=precision)
+    fitted = evaluate(model, data.fit, loss, device, precision=precision, with_cindex=False)
     selection = _selection_score(model, data, loss, device, precision)
     _record_epoch(state, model, 0, fitted.loss, selection, math.nan)
     state.steps_done = 1
@@ -200,7 +322,9 @@ def _run_epochs(
         budget.total_steps,
         budget.epochs,
     )
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    optimizer = OPTIMIZERS[settings.optimizer](
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
     schedule = learning_rate_schedule(optimizer, settings, budget)
     state = ResumeState.load_or_new(out_dir, run_id)
     if state.model is not None:
@@ -213,10 +337,18 @@ def _run_epochs(
         epoch = state.epochs_done
         torch.manual_seed(settings.seed + 1 + epoch)
         lr = optimizer.param_groups[0]["lr"]
-        order = balanced_epoch_order(strata, settings.seed, epoch)
+        order = epoch_order(strata, settings.sampling, settings.seed, epoch)
         steps = budget.epoch_windows(windows(order, budget.window), state.steps_done)
         train_loss = train_epoch(
-            model, data.fit, steps, optimizer, loss, device, schedule.after_step, precision=settings.precision
+            model,
+            data.fit,
+            steps,
+            optimizer,
+            loss,
+            device,
+            schedule.after_step,
+            precision=settings.precision,
+            patch_limit=settings.max_train_patches,
         )
         schedule.after_epoch()
         state.steps_done += len(steps)
@@ -298,7 +430,12 @@ def _write_checkpoint(
     data: FoldData,
     state: ResumeState,
     settings: TrainingSettings,
+    backbone: str | None,
 ) -> None:
+    """The checkpoint with what a deployment on another cohort checks: the backbone and the training
+    settings (the model options are stored on their own)."""
+    training_settings = dataclasses.asdict(settings)
+    training_settings.pop("model_options")
     save_checkpoint(
         path,
         model,
@@ -309,4 +446,6 @@ def _write_checkpoint(
         data.bin_edges.tolist(),
         best_epoch=state.best_epoch,
         protocol=settings.selection_label,
+        backbone=backbone,
+        training_settings=training_settings,
     )

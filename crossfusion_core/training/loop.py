@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sksurv.metrics import concordance_index_censored
 from torch import nn
 
+from crossfusion_core import devices
 from crossfusion_core.data.bags import SurvivalBagDataset
 from crossfusion_core.models.outputs import SurvivalOutput
 from crossfusion_core.training.losses import cox_partial_likelihood_loss, nll_survival_loss
@@ -27,10 +27,9 @@ TIED_TOL = 1e-8
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when there is one, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    """``training.device``: ``auto`` is CUDA when this process can use it, else the CPU, with a warning
+    naming the reason when a GPU is present but unusable (see :mod:`crossfusion_core.devices`)."""
+    return devices.resolve_device(name, "training.device")
 
 
 def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
@@ -48,16 +47,19 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def concordance(survival_months: np.ndarray, censorship: np.ndarray, risk: np.ndarray) -> float:
-    """Harrell's C-index by scikit-survival; NaN when no pair is comparable (e.g. no death observed)."""
+    """Harrell's C-index by scikit-survival; NaN when no pair is comparable (e.g. no death observed).
+
+    Imported here, not at the top: only epoch selection needs a C-index during training, so a fold
+    trained with ``selection: final`` runs where scikit-survival is not installed (the GPU smoke test's
+    bare PyTorch stack).
+    """
+    from crossfusion_core.evaluation.survival_metrics import harrell_cindex
+
     events = np.asarray(censorship) == 0
     if len(events) < 2 or not events.any():
         return math.nan
     try:
-        return float(
-            concordance_index_censored(
-                events, np.asarray(survival_months, dtype=float), risk, tied_tol=TIED_TOL
-            )[0]
-        )
+        return harrell_cindex(events, np.asarray(survival_months, dtype=float), risk, TIED_TOL)
     except ZeroDivisionError:
         return math.nan
 
@@ -113,25 +115,28 @@ def train_epoch(
     after_step: Callable[[], None] = lambda: None,
     *,
     precision: str,
+    patch_limit: int | None = None,
 ) -> float:
     """One optimiser step per window of item indices; returns the mean training loss per item visited.
 
     ``after_step`` runs after every optimiser step (a per-step learning-rate schedule); ``precision``
-    is ``training.precision`` (see ``autocast``).
+    is ``training.precision`` (see ``autocast``); ``patch_limit`` (``training.max_train_patches``)
+    caps every bag of an item at that many patches per scale, drawn afresh each time (see
+    :func:`subsampled`).
     """
     model.train()
     total, visited = 0.0, 0
     for window in windows:
         optimizer.zero_grad(set_to_none=True)
         if loss.kind == "cox":
-            items = [dataset[int(i)] for i in window]
+            items = [subsampled(dataset[int(i)], patch_limit) for i in window]
             outputs = [_forward(model, item, device, precision) for item in items]
             window_loss = loss(outputs, [item[3:6] for item in items], device)
             window_loss.backward()
             total += window_loss.item() * len(window)
         else:
             for index in window:
-                item = dataset[int(index)]
+                item = subsampled(dataset[int(index)], patch_limit)
                 bag_loss = loss([_forward(model, item, device, precision)], [item[3:6]], device)
                 (bag_loss / len(window)).backward()
                 total += bag_loss.item()
@@ -139,6 +144,23 @@ def train_epoch(
         after_step()
         visited += len(window)
     return total / max(visited, 1)
+
+
+def subsampled(item: tuple, patch_limit: int | None) -> tuple:
+    """The item with each of its three bags cut to at most ``patch_limit`` random patches (in their
+    original order, which the Pad-Transformers' convolutions read as a layout); unchanged for None.
+
+    Why: a bag seen with a different subset of its patches at every step cannot be memorised as a
+    whole, the way a small cohort's few bags otherwise are; it also bounds the cost of a step on
+    TCGA-sized bags. Draws come from torch's global generator, which training seeds per epoch.
+    """
+    if patch_limit is None:
+        return item
+    bags = tuple(
+        bag[torch.randperm(len(bag))[:patch_limit].sort().values] if len(bag) > patch_limit else bag
+        for bag in item[:3]
+    )
+    return (*bags, *item[3:])
 
 
 @dataclass(frozen=True)
@@ -153,9 +175,18 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, dataset: SurvivalBagDataset, loss: LossSettings, device: torch.device, *, precision: str
+    model: nn.Module,
+    dataset: SurvivalBagDataset,
+    loss: LossSettings,
+    device: torch.device,
+    *,
+    precision: str,
+    with_cindex: bool = True,
 ) -> Evaluation:
-    """Score every patient once in eval mode; the NLL is unweighted here (alpha = 0), as in the original."""
+    """Score every patient once in eval mode; the NLL is unweighted here (alpha = 0), as in the original.
+
+    ``with_cindex``: False leaves the C-index NaN, for predictions the evaluation stage scores anyway.
+    """
     model.eval()
     outputs, labels = [], []
     for index in range(len(dataset)):
@@ -166,4 +197,5 @@ def evaluate(
     risk = np.array([out.risk.float().item() for out in outputs])
     hazards = np.stack([out.hazards.float().reshape(-1).cpu().numpy() for out in outputs])
     _, months, censorship = (np.array(column) for column in zip(*labels, strict=True))
-    return Evaluation(value, concordance(months, censorship, risk), risk, hazards)
+    cindex = concordance(months, censorship, risk) if with_cindex else math.nan
+    return Evaluation(value, cindex, risk, hazards)

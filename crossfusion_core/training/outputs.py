@@ -20,8 +20,11 @@ EPOCH_COLUMNS = ("epoch", "steps", "train_loss", "val_loss", "val_cindex", "lr")
 TRAINING_RISK_COLUMNS = ("case_id", "risk", "fold")
 
 
-def prediction_table(dataset: SurvivalBagDataset, result: Evaluation, fold: int) -> pd.DataFrame:
-    """The ``predictions.csv`` rows: one per patient, in the order patients first appear."""
+def prediction_table(
+    dataset: SurvivalBagDataset, result: Evaluation, fold: int, repeat: int = 0
+) -> pd.DataFrame:
+    """The ``predictions.csv`` rows: one per patient, in the order patients first appear; ``fold`` counts
+    over all repeats of a repeated cross-validation, ``repeat`` says which one the fold belongs to."""
     items = pd.DataFrame(
         {
             "case_id": [bag.case_id for bag in dataset.bags],
@@ -34,7 +37,7 @@ def prediction_table(dataset: SurvivalBagDataset, result: Evaluation, fold: int)
     hazard_names = [f"hazard_{k}" for k in range(result.hazards.shape[1])]
     items[hazard_names] = result.hazards
     if not items["case_id"].duplicated().any():
-        return items.assign(risk=result.risk, fold=fold)[_prediction_columns(hazard_names)]
+        return items.assign(risk=result.risk, fold=fold, repeat=repeat)[_prediction_columns(hazard_names)]
     patients = items.groupby("case_id", sort=False).agg(
         slide_ids=("slide_ids", ";".join),
         survival_months=("survival_months", "first"),
@@ -43,7 +46,7 @@ def prediction_table(dataset: SurvivalBagDataset, result: Evaluation, fold: int)
         **{name: (name, "mean") for name in hazard_names},
     )
     survival = np.cumprod(1.0 - patients[hazard_names].to_numpy(float), axis=1)
-    patients = patients.reset_index().assign(risk=-survival.sum(axis=1), fold=fold)
+    patients = patients.reset_index().assign(risk=-survival.sum(axis=1), fold=fold, repeat=repeat)
     return patients[_prediction_columns(hazard_names)]
 
 
@@ -51,20 +54,22 @@ LABEL_COLUMNS = ("case_id", "slide_ids", "survival_months", "censorship", "label
 
 
 def _prediction_columns(hazard_names: list[str]) -> list[str]:
-    return [*LABEL_COLUMNS, "risk", *hazard_names, "fold"]
+    return [*LABEL_COLUMNS, "risk", *hazard_names, "fold", "repeat"]
 
 
 def write_fold_outputs(
     out_dir: Path,
-    held_out: pd.DataFrame,
+    held_out: pd.DataFrame | None,
     training: pd.DataFrame,
     history: list[dict[str, float]],
 ) -> None:
-    """``predictions.csv`` (held-out patients), ``training_risks.csv`` and ``epochs.csv``.
+    """``predictions.csv`` (held-out patients; none for the final model, which holds none out),
+    ``training_risks.csv`` and ``epochs.csv``.
 
     The training patients' risks let risk groups be cut per fold (``plots.km``): a held-out patient is
     compared with the patients its own model was trained on, never with other folds' risk scales.
     """
-    write_csv(out_dir / "predictions.csv", held_out)
+    if held_out is not None:
+        write_csv(out_dir / "predictions.csv", held_out)
     write_csv(out_dir / "training_risks.csv", training[list(TRAINING_RISK_COLUMNS)])
     write_csv(out_dir / "epochs.csv", pd.DataFrame(history, columns=list(EPOCH_COLUMNS)))

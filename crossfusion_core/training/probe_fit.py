@@ -9,17 +9,19 @@ minimises the same NLL loss as the MIL models, plus an L2 penalty, by L-BFGS (co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
-from sksurv.linear_model import CoxnetSurvivalAnalysis
-from sksurv.util import Surv
 from torch import nn
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.models.linear_probe import LinearProbe
 from crossfusion_core.training.losses import nll_survival_loss
+
+if TYPE_CHECKING:
+    from sksurv.linear_model import CoxnetSurvivalAnalysis
 
 MIN_SPREAD = 1e-6
 """Features whose spread over the training patients is below this are left unscaled (constant ones)."""
@@ -79,6 +81,10 @@ def _block_principal_axes(standardised: np.ndarray, n_blocks: int, n_reduced: in
 
 
 def _fit_cox(model: LinearProbe, reduced: np.ndarray, targets: ProbeTargets) -> None:
+    """scikit-survival is imported here: only the Cox head needs it (the GPU smoke test trains without)."""
+    from sksurv.linear_model import CoxnetSurvivalAnalysis
+    from sksurv.util import Surv
+
     outcome = Surv.from_arrays(event=targets.censorship == 0, time=targets.survival_months)
     cox = CoxnetSurvivalAnalysis(alphas=[model.penalty], l1_ratio=model.l1_ratio, fit_baseline_model=True)
     cox.fit(reduced, outcome)
@@ -100,10 +106,21 @@ def _binned_baseline(cox: CoxnetSurvivalAnalysis, reduced: np.ndarray, bin_edges
     return np.diff(baseline).clip(min=0.0)
 
 
+def discrete_fit_tensors(
+    model: LinearProbe, reduced: np.ndarray, targets: ProbeTargets
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(inputs, label bins, censorship) of the discrete head's fit, on the device of its weights: the
+    fit runs where the model lives (a CUDA model is fitted on the GPU, not fed host tensors)."""
+    device = model.head.weight.device
+    return (
+        torch.as_tensor(reduced, dtype=torch.float32, device=device),
+        torch.as_tensor(targets.label_bin, dtype=torch.long, device=device),
+        torch.as_tensor(targets.censorship, dtype=torch.float32, device=device),
+    )
+
+
 def _fit_discrete(model: LinearProbe, reduced: np.ndarray, targets: ProbeTargets) -> None:
-    inputs = torch.from_numpy(reduced).float()
-    label_bin = torch.from_numpy(targets.label_bin).long()
-    censorship = torch.from_numpy(targets.censorship).float()
+    inputs, label_bin, censorship = discrete_fit_tensors(model, reduced, targets)
     nn.init.zeros_(model.head.weight)
     nn.init.zeros_(model.head.bias)
     optimizer = torch.optim.LBFGS(model.head.parameters(), max_iter=500, line_search_fn="strong_wolfe")

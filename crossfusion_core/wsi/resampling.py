@@ -9,16 +9,21 @@ non-integer ones with Pillow's box filter.
 
 OpenCV is made single-threaded when this module is imported: patch readers run in forked DataLoader
 workers, where a thread pool inherited from the parent can deadlock, and a tile-sized resize gains
-nothing from threads anyway.
+nothing from threads anyway. Where OpenCV is not installed (the GPU smoke test's bare PyTorch stack),
+Pillow's ``reduce`` gives the same numbers, slower.
 """
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from PIL import Image
 
-cv2.setNumThreads(0)
+try:
+    import cv2
+except ImportError:
+    cv2 = None
+else:
+    cv2.setNumThreads(0)
 
 Box = tuple[int, int, int, int]
 """(left, top, right, bottom) in pixels of the array it refers to."""
@@ -43,7 +48,7 @@ def area_resized(rgb: np.ndarray, size_wh: tuple[int, int], box: Box | None = No
 def box_reduced(rgb: np.ndarray, factor: int) -> np.ndarray:
     """Each ``factor`` x ``factor`` block of ``rgb`` (whose sides it divides) as its rounded mean."""
     height, width = rgb.shape[0] // factor, rgb.shape[1] // factor
-    if factor == 2:
+    if factor == 2 and cv2 is not None:
         return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
     return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).reduce(factor))
 

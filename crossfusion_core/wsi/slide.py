@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import openslide
+from typing import TYPE_CHECKING
 
 from crossfusion_core.errors import MissingResolutionError, SlideReadError
 from crossfusion_core.scales import magnification_for_mpp, mpp_for_magnification
+
+if TYPE_CHECKING:
+    import openslide
+
+# OpenSlide is imported by the functions that open slides, so that SlideGeometry and the TIFF tile
+# reader work without it (the GPU smoke test, benchmarks/bench_gpu_smoke.py, runs where it is absent).
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,8 @@ class SlideGeometry:
 
 def open_slide(path: str | Path) -> openslide.OpenSlide:
     """Open ``path`` with OpenSlide, turning its terse errors into one that names the file."""
+    import openslide
+
     path = Path(path)
     if not path.is_file():
         raise SlideReadError(path, "slide file does not exist", "check the slide folder in the config")
@@ -73,6 +80,8 @@ def _looks_like_tiff(path: Path) -> bool:
 
 def level0_mpp(slide: openslide.OpenSlide, path: Path, mpp_override: float | None = None) -> float:
     """Microns per level-0 pixel: the config override, else the header's mpp, else objective power."""
+    import openslide
+
     if mpp_override is not None:
         return float(mpp_override)
     props = slide.properties
@@ -91,6 +100,8 @@ def level0_mpp(slide: openslide.OpenSlide, path: Path, mpp_override: float | Non
 
 def slide_geometry(path: str | Path, mpp_override: float | None = None) -> SlideGeometry:
     """Read the physical scale and pyramid of the slide at ``path``."""
+    import openslide
+
     path = Path(path)
     slide = open_slide(path)
     try:

@@ -105,5 +105,31 @@ def test_too_few_usable_patients_for_the_folds_is_an_error(tmp_path) -> None:
     cohort = write_feature_cohort(tmp_path / "c", n_patients=4, dim=2)
     excluded = _excluded_csv(tmp_path / "excluded.csv", ["SYN-P0000", "SYN-P0001", "SYN-P0002"])
     outs = [tmp_path / f"splits_{k}.csv" for k in range(2)]
-    with pytest.raises(PipelineInputError, match=r"1 patient\(s\) with a usable slide cannot make 2 folds"):
+    with pytest.raises(PipelineInputError) as refused:
         write_fold_splits(cohort.survival_csv, 2, 0, outs, excluded_csv=excluded)
+    assert refused.value.problem.startswith(
+        "n_folds=2 is outside 2 .. 1 (the cohort has 1 patient(s) with a usable"
+    )
+    assert refused.value.fix == "add patients to the cohort"
+
+
+def test_repeated_folds_partition_the_cohort_once_per_repeat_with_their_own_seed(tmp_path) -> None:
+    """Repeat r draws its folds from seed + r: fold files 0-2 are the seed's, 3-5 the next seed's."""
+    cohort = write_feature_cohort(tmp_path / "c", n_patients=30, dim=2)
+    repeated = [tmp_path / "r" / f"splits_{k}.csv" for k in range(6)]
+    write_fold_splits(cohort.survival_csv, 3, 4, repeated, repeats=2)
+    single = [tmp_path / "s" / f"splits_{k}.csv" for k in range(3)]
+    write_fold_splits(cohort.survival_csv, 3, 5, single)
+    patients = set(load_patients(cohort.survival_csv)["case_id"])
+    for repeat in range(2):
+        held_out = [set(read_fold_split(p).val) for p in repeated[3 * repeat : 3 * repeat + 3]]
+        assert set().union(*held_out) == patients and sum(map(len, held_out)) == len(patients)
+    assert [p.read_bytes() for p in repeated[3:]] == [p.read_bytes() for p in single]
+    assert repeated[0].read_bytes() != repeated[3].read_bytes()
+
+
+def test_the_study_fold_files_are_one_repeat(tmp_path) -> None:
+    outs = [tmp_path / f"splits_{k}.csv" for k in range(10)]
+    survival = REFERENCE / "survival" / "tcga_luad_survival.csv"
+    with pytest.raises(PipelineInputError, match="repeats=2"):
+        write_fold_splits(survival, 5, 0, outs, reference_dir=REFERENCE / "splits" / "tcga_luad", repeats=2)

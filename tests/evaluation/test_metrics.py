@@ -15,7 +15,7 @@ from crossfusion_core.evaluation.settings import EvaluationSettings
 from crossfusion_core.evaluation.survival_metrics import harrell_cindex
 from evaluation.prediction_files import synthetic_cohort, write_checkpoint, write_fold_predictions
 
-SETTINGS = EvaluationSettings()
+SETTINGS = EvaluationSettings(bootstrap_resamples=200)
 EDGES = [0.0, 8.0, 18.0, 35.0, 1000.0]
 
 
@@ -99,3 +99,38 @@ def test_bad_prediction_files_name_the_file(tmp_path) -> None:
     frame.drop(columns="risk").to_csv(path, index=False)
     with pytest.raises(PipelineInputError, match="missing columns"):
         evaluate(tmp_path, [path], None)
+
+
+def test_pooled_c_comes_with_its_interval_and_the_planted_risk_with_spearman(tmp_path) -> None:
+    csvs, checkpoints, true_risk_csv = three_folds(tmp_path, lambda _, log_hazard: log_hazard + 0.8)
+    table, payload = evaluate(tmp_path, csvs, checkpoints, true_risk_csv)
+    pooled = payload["pooled"]
+    assert pooled["harrell_cindex_low"] < pooled["harrell_cindex"] < pooled["harrell_cindex_high"]
+    assert pooled["harrell_cindex_low"] > 0.5 and pooled["n_repeats"] == 1
+    # The predicted risk is the planted risk, so the model and the oracle agree exactly.
+    assert pooled["oracle_cindex"] == pooled["harrell_cindex"]
+    assert (pooled["oracle_cindex_low"], pooled["oracle_cindex_high"]) == (
+        pooled["harrell_cindex_low"],
+        pooled["harrell_cindex_high"],
+    )
+    assert pooled["spearman_true_risk"] == pytest.approx(1.0) and pooled["spearman_true_risk_p"] < 1e-6
+    assert "bootstrap" in payload["interval"]
+    assert table.loc[table["row"] == "pooled", "harrell_cindex_low"].notna().all()
+
+
+def test_repeats_pool_per_repeat_and_average(tmp_path) -> None:
+    """The same 40 patients in two repeats: one ranks them by the planted risk, the other backwards.
+    Each repeat is pooled on its own (no patient counts twice) and the pooled C is their mean."""
+    time, censorship, log_hazard = synthetic_cohort(40, seed=0)
+    csvs = []
+    for repeat, sign in enumerate((1.0, -1.0)):
+        path = write_fold_predictions(tmp_path / f"r{repeat}", repeat, time, censorship, sign * log_hazard)
+        frame = pd.read_csv(path)
+        csvs.append(path)
+        frame.assign(repeat=repeat, case_id=frame["case_id"].str.replace("F1", "F0")).to_csv(
+            path, index=False
+        )
+    _, payload = evaluate(tmp_path, csvs, None)
+    single = harrell_cindex(1 - censorship, time, log_hazard, 1e-8)
+    assert payload["pooled"]["n_repeats"] == 2 and payload["pooled"]["n_patients"] == 40
+    assert payload["pooled"]["harrell_cindex"] == pytest.approx(0.5 * (single + (1 - single)))

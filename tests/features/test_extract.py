@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import h5py
@@ -15,9 +16,10 @@ import pytest
 import tifffile
 import torch
 from PIL import Image
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from crossfusion_core.errors import PipelineInputError, SlideReadError
-from crossfusion_core.features.backbones import load_backbone
+from crossfusion_core.features.backbones import BACKBONES, load_backbone
 from crossfusion_core.features.extract import (
     SlideToFeaturise,
     extract_batch_features,
@@ -152,11 +154,13 @@ def test_undecodable_tile_is_reported_with_slide_and_location(
     assert str(broken) in message and "x=0, y=0" in message and "3 attempts" in message
 
 
-def test_auto_precision_is_bf16_on_gpus_and_fp32_on_cpus():
-    assert resolved_precision("auto", torch.device("cpu")) == "fp32"
-    assert resolved_precision("auto", torch.device("cuda")) == "bf16"
-    assert resolved_precision("fp32", torch.device("cuda")) == "fp32"
-    assert resolved_precision("bf16", torch.device("cpu")) == "bf16"
+def test_auto_precision_is_the_backbones_own_on_gpus_and_fp32_on_cpus():
+    assert resolved_precision("auto", torch.device("cpu"), BACKBONES["uni"].precision) == "fp32"
+    assert resolved_precision("auto", torch.device("cuda"), BACKBONES["uni"].precision) == "fp16"
+    assert resolved_precision("auto", torch.device("cuda"), BACKBONES["uni2_h"].precision) == "bf16"
+    assert resolved_precision("auto", torch.device("cuda"), BACKBONES["conch_v1"].precision) == "fp32"
+    assert resolved_precision("fp32", torch.device("cuda"), "fp16") == "fp32"
+    assert resolved_precision("bf16", torch.device("cpu"), "fp16") == "bf16"
 
 
 def test_bf16_features_are_recorded_as_such_and_close_to_fp32(svs_20x: Path, tmp_path: Path) -> None:
@@ -208,6 +212,39 @@ def test_a_batch_writes_each_slides_files_and_a_bad_slide_fails_alone(
                 written = read_feature_file(tmp_path / "batch" / slide / f"x{m}.h5")
                 np.testing.assert_array_equal(written.coords_level0, source[f"x{m}/coords"][()])
                 assert np.isfinite(written.features).all()
+
+
+class HostSyncs(TorchDispatchMode):
+    """Counts the tensor operations that make the host wait for the device when it is a GPU: reading
+    a value back (``item``, ``bool``, ``nonzero``'s data-dependent size) and making a tensor from Python
+    numbers (a synchronous host-to-device copy). On the CPU they are cheap, but they run all the same."""
+
+    SYNCING = frozenset({"nonzero", "_local_scalar_dense", "lift_fresh", "is_nonzero", "equal"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.counts: Counter[str] = Counter()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in self.SYNCING:
+            self.counts[func.overloadpacket.__name__] += 1
+        return func(*args, **(kwargs or {}))
+
+
+def test_the_extraction_loop_syncs_with_the_host_per_slide_not_per_batch(
+    svs_20x: Path, tmp_path: Path, out_paths: dict[int, Path]
+) -> None:
+    """Run as on a GPU (the torch path, not ONNX Runtime): as many host syncs with 2-patch batches as
+    with one batch for the slide."""
+    patches = write_patch_grid(tmp_path / "patches.h5", svs_20x, keep_20x=ONE_FAMILY_PER_4)
+    counts = {}
+    for batch_size in (2, 64):
+        settings = _settings(batch_size=batch_size, num_workers=0, cpu_runtime="torch")
+        with HostSyncs() as syncs:
+            extract_slide_features(svs_20x, patches, "efficientnet_lite0", settings, None, out_paths, 1)
+        counts[batch_size] = syncs.counts
+    assert sum(len(read_feature_file(path).features) for path in out_paths.values()) > 2 * 2
+    assert counts[2] == counts[64]
 
 
 KILLABLE_RUN = """

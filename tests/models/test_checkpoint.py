@@ -62,3 +62,30 @@ def test_weights_of_another_size_are_rejected(tmp_path: Path) -> None:
     torch.save(payload, tmp_path / "model.pt")
     with pytest.raises(PipelineInputError, match="do not fit model 'abmil'"):
         load_checkpoint(tmp_path / "model.pt")
+
+
+def test_what_a_deployment_checks_travels_in_the_checkpoint(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = build_model("abmil", 12, 4, {"hidden_dim": 8}).eval()
+    training = {"n_bins": 4, "steps": 400, "models": ("abmil",), "lr": 2e-4}
+    save_checkpoint(
+        tmp_path / "model.pt", model, "abmil", {}, 12, 4, EDGES, backbone="uni", training_settings=training
+    )
+    info = read_checkpoint_info(tmp_path / "model.pt")
+    assert info.backbone == "uni"
+    assert info.scales == (
+        {"group": "x5", "magnification": 5, "mpp": 2.0},
+        {"group": "x10", "magnification": 10, "mpp": 1.0},
+        {"group": "x20", "magnification": 20, "mpp": 0.5},
+    )
+    assert info.training_settings == {"n_bins": 4, "steps": 400, "models": ["abmil"], "lr": 2e-4}
+
+
+def test_a_checkpoint_from_before_the_deployment_fields_reads_as_unknown(tmp_path: Path) -> None:
+    _saved_abmil(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)
+    for key in ("backbone", "scales", "training_settings"):
+        del payload[key]
+    torch.save(payload, tmp_path / "model.pt")
+    info = read_checkpoint_info(tmp_path / "model.pt")
+    assert (info.backbone, info.scales, info.training_settings) == (None, None, None)

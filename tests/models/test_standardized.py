@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from crossfusion_core.models.checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
@@ -79,3 +80,28 @@ def test_components_whiten_the_training_patches_of_each_scale(tmp_path: Path) ->
     assert info.backbone_dim == DIM and reloaded.components.shape == (3, DIM, 3)
     with torch.no_grad():
         torch.testing.assert_close(reloaded(*items[0]).risk, model.eval()(*items[0]).risk)
+
+
+def test_patient_components_follow_what_differs_between_patients_not_between_patches() -> None:
+    """Features 0 and 1 move together from patch to patch but average out per patient; feature 5 varies
+    little within a patient but shifts the whole bag from one patient to the next. The leading patch
+    axis is the shared one of features 0 and 1, the leading patient axis feature 5; either is scaled to
+    unit variance over the training patches."""
+    generator = torch.Generator().manual_seed(2)
+    items = []
+    for shift in torch.linspace(-2.0, 2.0, 12):
+        bags = []
+        for n in (4, 9, 30):
+            bag = 0.1 * torch.randn(n, DIM, generator=generator)
+            bag[:, :2] += 10.0 * torch.randn(n, 1, generator=generator)
+            bag[:, 5] += shift
+            bags.append(bag)
+        items.append(tuple(bags))
+    leading = {}
+    for basis in ("patches", "patients"):
+        model = Standardized(build_model("abmil", 1, 4, {"hidden_dim": 8}), DIM, 1, basis)
+        fit_standardization(model, items)
+        leading[basis] = set(torch.nonzero(model.components[2, :, 0].abs() > 0.3).flatten().tolist())
+        reduced = torch.cat([model.standardised(*item)[2] for item in items]).double()
+        assert reduced.std(unbiased=False).item() == pytest.approx(1.0, abs=1e-3)
+    assert leading == {"patches": {0, 1}, "patients": {5}}

@@ -19,7 +19,13 @@ from PIL import Image
 from crossfusion_core.features.feature_files import FeatureFile, read_feature_file, write_feature_file
 from crossfusion_core.models.checkpoint import save_checkpoint
 from crossfusion_core.models.registry import build_model
-from crossfusion_core.plots.heatmap import ScaleMap, heatmap_score_maps, paint_heatmaps, score_grid
+from crossfusion_core.plots.heatmap import (
+    ScaleMap,
+    heatmap_score_maps,
+    paint_heatmaps,
+    score_grid,
+    slide_scale_maps,
+)
 from crossfusion_core.plots.settings import HeatmapSettings
 from crossfusion_core.scales import MAGNIFICATIONS
 
@@ -164,6 +170,18 @@ def fold(tmp_path):
         }
     ).to_csv(predictions, index=False)
     return {"dirs": feature_dirs, "checkpoints": checkpoints, "predictions": predictions}
+
+
+def test_an_ensemble_paints_the_mean_percentile_of_the_scales_every_model_scores(tmp_path) -> None:
+    models = [tiny_model(*CROSSFUSION), tiny_model(*ABMIL)]  # ABMIL scores the 10x (source) scale only
+    feature_dirs = {m: tmp_path / f"x{m}" for m in MAGNIFICATIONS}
+    write_slide_features(feature_dirs, "SLIDE", (2048, 1536), dict.fromkeys(MAGNIFICATIONS, np.zeros(DIM)), 4)
+    files = {m: read_feature_file(feature_dirs[m] / "SLIDE.h5") for m in MAGNIFICATIONS}
+    (painted,) = slide_scale_maps(models, files, chunk_size=64)
+    own = [heatmap_score_maps(model, files, chunk_size=64)[10] for model in models]
+    assert painted.magnification == 10 and painted.percentile == pytest.approx((own[0] + own[1]) / 2)
+    assert [scale.magnification for scale in slide_scale_maps(models[:1], files, 64)] == [20, 10, 5]
+    assert slide_scale_maps([], files, 64) == []
 
 
 def test_score_grid_puts_each_patch_in_its_cell() -> None:

@@ -1,4 +1,5 @@
-"""Downloads from the loopback GDC: faults recovered, resumption without restarting, corruption refused."""
+"""Downloads from the loopback GDC: faults recovered, resumption without restarting, corruption refused,
+and the kept copy that lets a rerun find its slide again without the network."""
 
 from __future__ import annotations
 
@@ -33,12 +34,14 @@ def leftovers(dest_dir):
     return sorted(path.name for path in dest_dir.iterdir())
 
 
-def test_clean_download_is_verified_and_renamed(served, tmp_path):
+def test_clean_download_is_verified_kept_and_linked_into_place(served, tmp_path):
     gdc, md5, size = served
     result = fetch(gdc, md5, size, tmp_path)
     assert result.action == "downloaded" and result.bytes_fetched == size
     assert (tmp_path / FILENAME).read_bytes() == CONTENT
-    assert leftovers(tmp_path) == [FILENAME]
+    assert leftovers(tmp_path) == sorted([FILENAME, FILE_ID])
+    assert leftovers(tmp_path / FILE_ID) == [FILENAME, FILENAME + ".verified.json"]
+    assert (tmp_path / FILENAME).samefile(tmp_path / FILE_ID / FILENAME)
 
 
 def test_server_errors_are_retried(served, tmp_path):
@@ -99,18 +102,61 @@ def test_unknown_file_fails_at_once(served, tmp_path):
     assert len(gdc.requests) == 1
 
 
-def test_present_slide_is_not_fetched_again(served, tmp_path):
+def test_downloaded_slide_is_not_fetched_again(served, tmp_path):
     gdc, md5, size = served
-    (tmp_path / FILENAME).write_bytes(CONTENT)
+    fetch(gdc, md5, size, tmp_path)
+    before = len(gdc.requests)
     assert fetch(gdc, md5, size, tmp_path).action == "present"
-    assert gdc.requests == []
+    assert len(gdc.requests) == before
 
 
-def test_present_slide_with_wrong_content_is_replaced(served, tmp_path):
+def test_a_rerun_finds_its_slide_again_offline(served, tmp_path, closed_port_url):
+    """What Snakemake does to a job it reruns (delete the output) costs neither the slide nor a fetch."""
     gdc, md5, size = served
-    (tmp_path / FILENAME).write_bytes(CONTENT[:-1] + b"?")
+    fetch(gdc, md5, size, tmp_path)
+    (tmp_path / FILENAME).unlink()
+    result = download_slide(FILE_ID, FILENAME, md5, size, tmp_path, closed_port_url, **{**FAST, "retries": 0})
+    assert result.action == "linked" and (tmp_path / FILENAME).read_bytes() == CONTENT
+
+
+@pytest.mark.parametrize("content", [CONTENT, CONTENT[:-1] + b"?"], ids=["whole", "corrupt"])
+def test_a_file_put_at_the_final_name_by_hand_is_refused_untouched(served, tmp_path, content):
+    gdc, md5, size = served
+    (tmp_path / FILENAME).write_bytes(content)
+    with pytest.raises(PipelineInputError, match="its md5 was never checked") as refused:
+        fetch(gdc, md5, size, tmp_path)
+    assert f"move it to {tmp_path / FILE_ID / FILENAME}" in refused.value.fix
+    assert (tmp_path / FILENAME).read_bytes() == content and gdc.requests == []
+
+
+@pytest.mark.parametrize("name", [FILENAME, f"{FILE_ID}/{FILENAME}"], ids=["final name", "kept copy"])
+def test_a_link_to_a_file_outside_the_data_folder_is_refused_not_followed(served, tmp_path, name):
+    gdc, md5, size = served
+    data_dir, outside = tmp_path / "data", tmp_path / "elsewhere.svs"
+    outside.write_bytes(CONTENT)
+    (data_dir / name).parent.mkdir(parents=True)
+    (data_dir / name).symlink_to(outside)
+    with pytest.raises(PipelineInputError, match="outside the data folder"):
+        fetch(gdc, md5, size, data_dir)
+    assert outside.read_bytes() == CONTENT and gdc.requests == []
+
+
+def test_a_kept_copy_that_differs_from_the_manifest_is_fetched_again(served, tmp_path):
+    gdc, md5, size = served
+    kept = tmp_path / FILE_ID / FILENAME
+    kept.parent.mkdir()
+    kept.write_bytes(CONTENT[:-1] + b"?")
     assert fetch(gdc, md5, size, tmp_path).action == "downloaded"
-    assert (tmp_path / FILENAME).read_bytes() == CONTENT
+    assert (tmp_path / FILENAME).read_bytes() == CONTENT and kept.read_bytes() == CONTENT
+
+
+def test_a_new_manifest_md5_is_not_taken_on_the_old_record(served, tmp_path):
+    gdc, md5, size = served
+    fetch(gdc, md5, size, tmp_path)
+    new_content = CONTENT[::-1]
+    new_md5, _ = gdc.add_file(FILE_ID, FILENAME, new_content)
+    assert fetch(gdc, new_md5, size, tmp_path).action == "downloaded"
+    assert (tmp_path / FILENAME).read_bytes() == new_content
 
 
 def test_gdc_client_download_is_linked_without_fetching(served, tmp_path):

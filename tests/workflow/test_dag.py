@@ -82,7 +82,28 @@ DAG_TIME_MISTAKES = {
     "more folds than patients": (
         {"synthetic": {"n_patients": 8, "second_slide_fraction": 0}, "training": {"n_folds": 9}},
         "training.n_folds",
-        "at most 8",
+        "from 2 to 8",
+    ),
+    "too few deaths per fold for the time bins": (
+        {
+            "synthetic": {"n_patients": 6, "second_slide_fraction": 0, "censoring_rate": 0},
+            "training": {"n_folds": 2, "n_bins": 4},
+        },
+        "training.n_bins",
+        "lower training.n_bins",
+    ),
+    "probe components beyond its training patients": (
+        {
+            "synthetic": {"n_patients": 8, "second_slide_fraction": 0},
+            "training": {"n_folds": 2, "n_bins": 2, "model_options": {"linear_probe": {"n_components": 4}}},
+        },
+        "training.model_options.linear_probe.n_components",
+        "at most 3",
+    ),
+    "option typo of a model the run does not train": (
+        {"training": {"models": ["abmil"], "model_options": {"dsmil": {"dropuot": 0.1}}}},
+        "training.model_options.dsmil.dropuot",
+        "use only",
     ),
     "manifest without diagnostic slides": (
         _tcga_manifest_without_diagnostic_slides,
@@ -138,3 +159,14 @@ def test_tcga_cohort_dry_run_plans_downloads_from_the_manifest(cohort: Path):
     batches = yaml.safe_load(cohort.read_text()).get("slides", {}).get("batches", main["slides"]["batches"])
     assert int(stats["segment_and_patch"]) == int(stats["extract_features"]) == batches
     assert int(stats["train"]) == 5 * len(main["training"]["models"])
+
+
+def test_repeated_cross_validation_trains_every_repeat_and_paints_the_first(tmp_path: Path):
+    """3 models x 5 folds x 2 repeats = 30 train jobs; heatmaps only for the first repeat's 15 folds."""
+    overlay = tmp_path / "repeats.yaml"
+    overlay.write_text(yaml.safe_dump({"training": {"repeats": 2}}))
+    jobs = planned_jobs(tmp_path, [overlay])
+    models = len(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["training"]["models"])
+    assert jobs["train"] == models * 5 * 2
+    assert jobs["heatmap"] == models * 5
+    assert jobs["splits"] == 1

@@ -28,6 +28,8 @@ IMPORT_TO_PACKAGE = {
     "lifelines": "lifelines",
     "matplotlib": "matplotlib-base",
     "numpy": "numpy",
+    "onnx": "onnx",
+    "onnxruntime": "onnxruntime",
     "openslide": "openslide-python",
     "pandas": "pandas",
     "PIL": "pillow",

@@ -1,11 +1,16 @@
-"""Learning, measured on the pipeline's own outputs: a test that fails when training stops learning.
+"""Learning, measured on the pipeline's own outputs against a measured null: the test fails for a model
+at chance.
 
-The cohort (tests/config/learning.yaml) plants risk in nuclear detail that only 20x patches resolve and
-in an arrangement that only 5x patches show. CrossFusion and the linear probe, trained by the workflow
-under the default training settings, must rank held-out patients above chance, and the patches the
-probe scores as riskiest must lie in the planted 20x regions. Measured (benchmarks/README.md, "Learning
-test"): crossfusion C 0.666 (pooled 0.656), probe 0.682 (0.659), oracle 0.857, lift 1.81; the budget
-of the previous release (12 steps of 32 patients) fails the crossfusion case.
+The cohort (tests/config/learning.yaml) plants risk in nuclear detail that 20x patches resolve and in an
+arrangement that 5x patches show. CrossFusion and the linear probe, trained by the workflow under the
+default training settings, must each pass the bar of ``passes_learning_bar``
+(benchmarks/bench_learning_null.py): the pooled out-of-fold C's 95% bootstrap interval lies above 0.5,
+and the out-of-fold risks follow the planted risk at a one-sided Spearman p below 0.01. Random rankers
+on this cohort pass that bar 0.3% of the time (2,000 of them, benchmarks/README.md, "Learning test").
+Then the held-out 20x patches each model pulls hardest towards risk (signed attribution, gradient x
+input: ``models.attribution``) must lie in the planted nuclear regions more often than chance (median
+top-decile lift over slides > 1.2). CrossFusion's attention is not asked: it does not say which way a
+patch pushes, and the model reads the nuclear regions by their absence (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -14,12 +19,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from snakemake_runs import REPO, run_workflow
 
+from crossfusion_core.evaluation.predictions import pooled_predictions
 from crossfusion_core.features.feature_files import read_feature_file
+from crossfusion_core.models.attribution import risk_attribution
 from crossfusion_core.models.checkpoint import load_checkpoint
 from crossfusion_core.scales import SCALES
 from crossfusion_core.synthetic.truth import read_planted_truth, top_patch_enrichment
@@ -27,61 +33,63 @@ from crossfusion_core.synthetic.truth import read_planted_truth, top_patch_enric
 LEARNING_CONFIG = REPO / "tests" / "config" / "learning.yaml"
 RESULTS = Path("results/learning")
 BACKBONE = "efficientnet_lite0"
+MODELS = ("crossfusion", "linear_probe")
 N_FOLDS = 3
+SPEARMAN_P_BAR = 0.01
+"""As benchmarks/bench_learning_null.py measures it."""
 
 
 @pytest.fixture(scope="module")
 def learning_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The workflow's metrics of the probe on the learning cohort (no figures: only what is asserted)."""
+    """The workflow's metrics of both models on the learning cohort (no figures: only what is asserted)."""
     workdir = tmp_path_factory.mktemp("learning_run")
-    targets = [str(RESULTS / model / BACKBONE / "metrics.json") for model in ("crossfusion", "linear_probe")]
-    run_workflow(workdir, [LEARNING_CONFIG], targets)
+    run_workflow(workdir, [LEARNING_CONFIG], [str(RESULTS / m / BACKBONE / "metrics.json") for m in MODELS])
     return workdir
 
 
-def _metrics(run: Path, model: str) -> dict:
-    return json.loads((run / RESULTS / model / BACKBONE / "metrics.json").read_text())
+def _pooled(run: Path, model: str) -> dict:
+    return json.loads((run / RESULTS / model / BACKBONE / "metrics.json").read_text())["pooled"]
 
 
-@pytest.mark.parametrize("model", ["crossfusion", "linear_probe"])
-def test_held_out_patients_are_ranked_well_above_chance(learning_run: Path, model: str) -> None:
-    metrics = _metrics(learning_run, model)
-    harrell, pooled = metrics["metrics"]["harrell_cindex"]["mean"], metrics["pooled"]["harrell_cindex"]
-    oracle = metrics["metrics"]["oracle_cindex"]["mean"]
-    print(f"{model} C {harrell:.3f} (pooled {pooled:.3f}); oracle {oracle:.3f}")
-    assert harrell > 0.58 and pooled > 0.58
+@pytest.mark.parametrize("model", MODELS)
+def test_held_out_patients_are_ranked_above_chance_by_a_bar_random_rankers_miss(
+    learning_run: Path, model: str
+) -> None:
+    pooled = _pooled(learning_run, model)
+    print(
+        f"{model}: pooled C {pooled['harrell_cindex']:.3f} [{pooled['harrell_cindex_low']:.3f}, "
+        f"{pooled['harrell_cindex_high']:.3f}], Spearman {pooled['spearman_true_risk']:.3f} "
+        f"(p {pooled['spearman_true_risk_p']:.2g}), oracle {pooled['oracle_cindex']:.3f}"
+    )
+    assert pooled["harrell_cindex_low"] > 0.5
+    assert pooled["spearman_true_risk_p"] < SPEARMAN_P_BAR
 
 
 def _slide_lifts(run: Path, model: str) -> list[float]:
     """Per held-out slide: share of the planted 20x region among the top decile of the model's 20x
-    patch scores, over its share among all the slide's 20x patches (1 = chance)."""
+    attributions, over its share among all the slide's 20x patches (1 = chance)."""
     results = run / RESULTS
+    folds = [results / model / BACKBONE / f"fold_{fold}" for fold in range(N_FOLDS)]
+    held_out = pooled_predictions([folder / "predictions.csv" for folder in folds])
     lifts = []
-    for fold in range(N_FOLDS):
-        folder = results / model / BACKBONE / f"fold_{fold}"
+    for folder, (_, rows) in zip(folds, held_out.groupby("fold"), strict=True):
         scorer, _ = load_checkpoint(folder / "model.pt")
-        for slides in pd.read_csv(folder / "predictions.csv")["slide_ids"]:
-            for slide in slides.split(";"):
-                files = [
-                    read_feature_file(results / "features" / BACKBONE / s.group / f"{slide}.h5")
-                    for s in SCALES
-                ]
-                with torch.no_grad():
-                    scores = scorer.patch_scores(*(torch.from_numpy(f.features) for f in files))["x20"]
-                fine = files[-1]
-                truth = read_planted_truth(results / "synthetic" / "truth" / f"{slide}.h5")
-                share = truth.region_share(
-                    "nuclear", fine.coords_level0, float(fine.attrs["patch_size_level0"])
-                )
-                if 0.05 < share.mean() < 0.95:  # a region to find, and patches outside it
-                    lifts.append(top_patch_enrichment(scores.numpy(), share).lift)
+        for slide in (s.removesuffix(".svs") for slides in rows["slide_ids"] for s in slides.split(";")):
+            files = [
+                read_feature_file(results / "features" / BACKBONE / s.group / f"{slide}.h5") for s in SCALES
+            ]
+            scores = risk_attribution(scorer, *(torch.from_numpy(f.features) for f in files))["x20"]
+            fine = files[-1]
+            truth = read_planted_truth(results / "synthetic" / "truth" / f"{slide}.h5")
+            share = truth.region_share("nuclear", fine.coords_level0, float(fine.attrs["patch_size_level0"]))
+            if 0.05 < share.mean() < 0.95:  # a region to find, and patches outside it
+                lifts.append(top_patch_enrichment(scores.numpy(), share).lift)
     return lifts
 
 
-def test_the_riskiest_20x_patches_lie_in_the_planted_nuclear_regions(learning_run: Path) -> None:
-    lifts = _slide_lifts(learning_run, "linear_probe")
-    print(
-        f"top-decile lift over {len(lifts)} slides: median {np.median(lifts):.2f}, mean {np.mean(lifts):.2f}"
-    )
+@pytest.mark.parametrize("model", MODELS)
+def test_the_riskiest_20x_patches_lie_in_the_planted_nuclear_regions(learning_run: Path, model: str) -> None:
+    lifts = _slide_lifts(learning_run, model)
+    print(f"{model}: top-decile lift over {len(lifts)} slides: median {np.median(lifts):.2f}")
     assert len(lifts) >= 10
     assert np.median(lifts) > 1.2

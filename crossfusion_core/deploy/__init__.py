@@ -1,0 +1,1 @@
+"""Models trained on one cohort applied to another: external validation (see docs/architecture.md)."""
