@@ -29,18 +29,30 @@ def paired_differences(
 ) -> pd.DataFrame:
     """Every pair of models on each backbone, both orders (so each model has its row against each other).
 
-    ``predictions`` maps (model, backbone) to that run's per-fold ``predictions.csv`` files.
+    ``predictions`` maps (model, backbone) to that run's per-fold ``predictions.csv`` files. Each pair is
+    bootstrapped once: the reverse order's resamples give exactly the negated differences.
     """
     risks = {run: risks_by_repeat(pooled_predictions(paths)) for run, paths in predictions.items()}
     rows = []
-    for (model, backbone), (versus, other_backbone) in itertools.permutations(risks, 2):
+    for (model, backbone), (versus, other_backbone) in itertools.combinations(risks, 2):
         if backbone == other_backbone:
-            rows.append(
-                _difference_row(
-                    model, versus, backbone, risks[model, backbone], risks[versus, backbone], settings
-                )
+            row = _difference_row(
+                model, versus, backbone, risks[model, backbone], risks[versus, backbone], settings
             )
+            rows += [row, _reversed(row)]
     return pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))
+
+
+def _reversed(row: dict[str, object]) -> dict[str, object]:
+    """The same pair seen from the other model: every difference, and so the interval, negated."""
+    return {
+        **row,
+        "model": row["versus"],
+        "versus": row["model"],
+        "difference": -row["difference"],
+        "low": -row["high"],
+        "high": -row["low"],
+    }
 
 
 def _difference_row(

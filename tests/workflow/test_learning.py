@@ -5,8 +5,10 @@ The cohort (tests/config/learning.yaml) plants risk in nuclear detail that 20x p
 arrangement that 5x patches show. CrossFusion and the linear probe, trained by the workflow under the
 default training settings, must each pass the bar of ``passes_learning_bar``
 (benchmarks/bench_learning_null.py): the pooled out-of-fold C's 95% bootstrap interval lies above 0.5,
-and the out-of-fold risks follow the planted risk at a one-sided Spearman p below 0.01. Random rankers
-on this cohort pass that bar 0.3% of the time (2,000 of them, benchmarks/README.md, "Learning test").
+and the out-of-fold risks follow the planted risk at a one-sided Spearman p below 0.005. A random ranker
+passes at most 0.5% of the time: exactly 0.5% pass the Spearman part alone, whose null depends only on
+the number of patients; of 1,000 random rankers on this cohort 0.1% passed both (benchmarks/README.md,
+"Learning test").
 Then the held-out 20x patches each model pulls hardest towards risk (signed attribution, gradient x
 input: ``models.attribution``) must lie in the planted nuclear regions more often than chance (median
 top-decile lift over slides > 1.2). CrossFusion's attention is not asked: it does not say which way a
@@ -35,7 +37,7 @@ RESULTS = Path("results/learning")
 BACKBONE = "efficientnet_lite0"
 MODELS = ("crossfusion", "linear_probe")
 N_FOLDS = 3
-SPEARMAN_P_BAR = 0.01
+SPEARMAN_P_BAR = 0.005
 """As benchmarks/bench_learning_null.py measures it."""
 
 
