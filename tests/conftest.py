@@ -53,3 +53,18 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny_run")
     run_workflow(workdir, [TINY_CONFIG], ["all"])
     return workdir
+
+
+@pytest.fixture(scope="session")
+def learning_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory in which both models of the learning cohort were trained and scored.
+
+    Shared by the learning test (it asserts on the folds) and the deployment test (it applies the
+    trained models to a second cohort in the same directory): one run of the 48-patient cohort.
+    """
+    from learning_cohort import LEARNING_CONFIG, metrics_targets
+    from snakemake_runs import run_workflow
+
+    workdir = tmp_path_factory.mktemp("learning_run")
+    run_workflow(workdir, [LEARNING_CONFIG], metrics_targets())
+    return workdir

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from crossfusion_core.data.bags import slide_features
 from crossfusion_core.deploy.predict import UNSCORED
-from crossfusion_core.deploy.scoring import read_deployment_predictions
+from crossfusion_core.deploy.predictions_file import read_deployment_predictions
 from crossfusion_core.models.checkpoint import load_checkpoint
 from crossfusion_core.plots.heatmap import paint_slide
 from crossfusion_core.plots.settings import HeatmapSettings

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from crossfusion_core.deploy.predictions_file import read_deployment_predictions
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.evaluation.bootstrap import cindex_interval, uno_cindex_interval
 from crossfusion_core.evaluation.logrank import logrank_p_value
@@ -26,8 +27,6 @@ from crossfusion_core.plots.figures import save_figure
 from crossfusion_core.plots.km import CUT_NAMES, fold_risk_groups, km_figure, km_summary, read_training_risks
 from crossfusion_core.plots.settings import KmSettings
 
-PREDICTION_COLUMNS = ("case_id", "slide_ids", "risk", "weights", "note")
-OUTCOME_COLUMNS = ("survival_months", "censorship")
 INTERVAL_DEFINITION = (
     "{level:.0%} percentile bootstrap interval from {n} resamples of the scored patients with replacement"
 )
@@ -35,19 +34,6 @@ UNO_DEFINITION = (
     "Uno's C with censoring weights from the target's own follow-up (estimated again in every resample), "
     "truncated at its last follow-up"
 )
-
-
-def read_deployment_predictions(path: str | Path, *, with_outcomes: bool) -> pd.DataFrame:
-    """A deployment's ``predictions.csv``, checked; ``with_outcomes`` also needs survival columns."""
-    path = Path(path)
-    if not path.is_file():
-        raise PipelineInputError(path, "deployment predictions do not exist", "run `deploy_predict`")
-    table = pd.read_csv(path, dtype={"case_id": str, "slide_ids": str}, keep_default_na=True)
-    needed = PREDICTION_COLUMNS + (OUTCOME_COLUMNS if with_outcomes else ())
-    missing = [column for column in needed if column not in table.columns]
-    if missing:
-        raise PipelineInputError(path, f"missing columns {missing}", "run `deploy_predict` again")
-    return table.assign(note=table["note"].fillna(""))
 
 
 def scored_patients(table: pd.DataFrame) -> pd.DataFrame:

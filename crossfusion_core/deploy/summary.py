@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from crossfusion_core.deploy.scoring import read_deployment_predictions
+from crossfusion_core.deploy.predictions_file import read_deployment_predictions
 from crossfusion_core.io import write_csv, write_text
 
 

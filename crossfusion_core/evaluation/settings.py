@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crossfusion_core.evaluation.bootstrap import BootstrapSettings
 from crossfusion_core.settings import require, section_values
+
+if TYPE_CHECKING:
+    from crossfusion_core.evaluation.bootstrap import BootstrapSettings
 
 
 @dataclass(frozen=True)
@@ -46,4 +48,8 @@ class EvaluationSettings:
 
     @property
     def bootstrap(self) -> BootstrapSettings:
+        # Imported here: the workflow checks this section whenever it builds the DAG (every dry run and
+        # every job's start), and the bootstrap's scikit-survival import alone costs ~1.5 s.
+        from crossfusion_core.evaluation.bootstrap import BootstrapSettings
+
         return BootstrapSettings(self.bootstrap_resamples, self.confidence_level, self.bootstrap_seed)

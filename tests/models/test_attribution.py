@@ -22,9 +22,10 @@ def _bags(seed: int) -> list[torch.Tensor]:
 
 def test_for_the_linear_probe_it_ranks_patches_as_the_probes_own_scores() -> None:
     """The probe's risk is a monotone function of the mean of per-patch linear terms, so within a scale
-    gradient x input orders the patches exactly as the probe's patch scores do."""
+    gradient x input orders the patches exactly as the probe's patch scores do (mean pooling: with
+    ``mean_std`` the spread term makes a patch's share depend on the rest of its bag)."""
     rng = np.random.default_rng(0)
-    probe = LinearProbe(DIM, n_components=3, head="cox", penalty=0.05)
+    probe = LinearProbe(DIM, n_components=3, head="cox", penalty=0.05, pooling="mean")
     pooled = torch.from_numpy(rng.normal(size=(30, 3 * DIM))).float()
     risk = pooled[:, 5].numpy()
     targets = ProbeTargets(

@@ -32,7 +32,7 @@ INNER = {"selection": "inner_validation", "early_stopping_patience": 8}
 OPTIONS = {
     "abmil": {"hidden_dim": 16, "attention_dim": 16, "dropout": 0.0},
     "crossfusion": {"embed_dim": 32, "num_heads": 2, "dropout": 0.1, "attn_dropout": 0.0},
-    "linear_probe": {"n_components": 0, "penalty": 0.3},
+    "linear_probe": {"n_components": 0, "penalty": 0.3, "pooling": "mean"},
 }
 
 
@@ -59,16 +59,18 @@ def cindex(predictions: pd.DataFrame) -> float:
 
 @pytest.mark.parametrize("model", ["abmil", "crossfusion", "linear_probe"])
 def test_planted_signal_is_learned_and_outputs_follow_contract(cohort, tmp_path, model) -> None:
-    """The trained models fit the planted signal on their training patients; the closed-form probe,
-    deterministic, also ranks the 16 held-out ones by it. (A MIL model's held-out ranking on 16 patients
-    swings with its seed, Spearman 0.3 to 0.8 here: held-out learning of the MIL models is asserted on
-    a cohort with the power for it, tests/workflow/test_learning.py.)"""
+    """The trained models fit the planted signal on their 32 training patients (one-sided Spearman test
+    at 1%); the closed-form probe, deterministic, also ranks the 16 held-out ones by it (rho > 0.6: a
+    random ranking passes 0.6% of the time, measured over 20,000 permutations). A MIL model's held-out
+    ranking on 16 patients swings with its seed (Spearman 0.3 to 0.8 here): held-out learning of the MIL
+    models is asserted on a cohort with the power for it, tests/workflow/test_learning.py."""
     predictions = run(cohort, tmp_path, model)
     split = pd.read_csv(cohort[1])
     assert list(predictions["case_id"]) == list(split["val"].dropna())
     training = pd.read_csv(tmp_path / "training_risks.csv")
     planted = cohort[0].true_risk
-    assert spearmanr(training["risk"], planted.loc[training["case_id"]]).statistic > 0.6
+    fit = spearmanr(training["risk"], planted.loc[training["case_id"]], alternative="greater")
+    assert fit.pvalue < 0.01  # a risk unrelated to the planted one passes 1% of the time
     if model == "linear_probe":
         assert spearmanr(predictions["risk"], planted.loc[predictions["case_id"]]).statistic > 0.6
     assert list(predictions.columns) == [

@@ -41,7 +41,7 @@ def test_discrete_probe_fits_and_ranks_risk_on_the_cpu() -> None:
     targets = _targets(40, rng)
     pooled = rng.normal(size=(40, 3 * 5))
     pooled[:, 0] -= 2.0 * targets.label_bin
-    model = LinearProbe(backbone_dim=5, n_bins=N_BINS, n_components=2, head="discrete")
+    model = LinearProbe(backbone_dim=5, n_bins=N_BINS, n_components=2, head="discrete", pooling="mean")
     features = torch.from_numpy(pooled).float()
     fit_linear_probe(model, features, targets)
     with torch.no_grad():

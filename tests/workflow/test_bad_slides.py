@@ -1,11 +1,11 @@
 """Damaged or unusable slides: a clear error naming the file, and the other slides still finish; a
 patient whose only slide has no tissue is left out, listed with the reason, and the run goes on.
 
-The damaged slides sit in a TCGA-style data folder (as if already downloaded), so the run starts from
-real files on disk: two good synthetic scans next to a truncated SVS, a text file renamed .svs, a scan
-with neither mpp nor objective power, and an all-white scan. The left-out patients are those of a local
-cohort run to the report: one whose only slide is all glass, one whose only (truncated) slide the config
-excludes.
+The damaged slides sit in a TCGA-style data folder (as if fetched with the GDC transfer tool), so the
+run starts from real files on disk: two good synthetic scans next to a truncated SVS, a text file
+renamed .svs, a scan with neither mpp nor objective power, and an all-white scan. The left-out
+patients are those of a local cohort run to the report: one whose only slide is all glass, one whose
+only (truncated) slide the config excludes.
 """
 
 from __future__ import annotations
@@ -42,11 +42,15 @@ def _write_slides(data_dir: Path) -> None:
     write_aperio_svs(data_dir / f"{BLANK}.svs", np.full((1536, 2048, 3), 242, np.uint8), 0.5, 20)
 
 
-def _write_config(workdir: Path, data_dir: Path) -> Path:
+def _write_config(workdir: Path, scans: Path, data_dir: Path) -> Path:
+    """A manifest of the scans, each moved where the GDC transfer tool keeps a download
+    (``data_dir/{file_id}/{filename}``): the download job md5-checks it there, without fetching."""
     rows = ["id\tfilename\tmd5\tsize\tstate"]
-    for path in sorted(data_dir.glob("*.svs")):
-        digest = hashlib.md5(path.read_bytes()).hexdigest()
-        rows.append(f"{uuid.uuid4()}\t{path.name}\t{digest}\t{path.stat().st_size}\treleased")
+    for path in sorted(scans.glob("*.svs")):
+        digest, file_id = hashlib.md5(path.read_bytes()).hexdigest(), str(uuid.uuid4())
+        rows.append(f"{file_id}\t{path.name}\t{digest}\t{path.stat().st_size}\treleased")
+        (data_dir / file_id).mkdir(parents=True)
+        path.rename(data_dir / file_id / path.name)
     (workdir / "manifest.tsv").write_text("\n".join(rows) + "\n")
     config = {
         "cohort": "damaged",
@@ -65,8 +69,8 @@ def _write_config(workdir: Path, data_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def damaged_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     workdir = tmp_path_factory.mktemp("damaged")
-    _write_slides(workdir / "slides")
-    config = _write_config(workdir, workdir / "slides")
+    _write_slides(workdir / "scans")
+    config = _write_config(workdir, workdir / "scans", workdir / "slides")
     targets = [
         f"results/damaged/qc/patches/{slide}.png"
         for slide in [*GOOD, TRUNCATED, NOT_A_SLIDE, NO_RESOLUTION, BLANK]

@@ -1,6 +1,7 @@
-"""Validation on another cohort, end to end: models trained on one synthetic cohort (tests/config/
-deploy.yaml) are applied to a second drawn from the same design with another seed (tests/config/
-deploy_target.yaml), and, copied as a folder to a fresh run, to a local cohort without survival.
+"""Validation on another cohort, end to end: the models the learning cohort's run trained (tests/config/
+learning.yaml, the session's ``learning_run``) are applied to a second cohort drawn from the same design
+with another seed (tests/config/deploy_target.yaml), and, copied as a folder to a fresh run, to a
+local cohort without survival.
 
 Read as a user reads the results: the target's predictions, C-indices with intervals, Kaplan-Meier
 numbers and heatmaps, the dry run's plan after a change, and the dry run's errors.
@@ -14,14 +15,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from learning_cohort import LEARNING_CONFIG, MODELS
 from local.cohort_files import write_local_cohort
 from snakemake_runs import REPO, SNAKEFILE, planned_jobs, run_snakemake, run_workflow
 
 from crossfusion_core.models.checkpoint import read_checkpoint_info
 
-TRAINED_CONFIG = REPO / "tests" / "config" / "deploy.yaml"
 TARGET_CONFIG = REPO / "tests" / "config" / "deploy_target.yaml"
-TRAINED = Path("results/deploy_trained")
+TRAINED = Path("results/learning")
 RUN = Path("linear_probe/efficientnet_lite0")
 DEPLOYED = TRAINED / "deploy" / "deploy_target"
 TARGETS = [str(DEPLOYED / "summary.md"), str(DEPLOYED / RUN / "heatmaps")]
@@ -36,15 +37,15 @@ def _overlay(workdir: Path, name: str, content: dict) -> Path:
 
 def _deploying_on(workdir: Path, target: Path, **deploy: object) -> list[Path]:
     """The trained cohort's config plus a deploy overlay naming ``target``."""
-    return [TRAINED_CONFIG, _overlay(workdir, "deploy.yaml", {"deploy": {"target": str(target), **deploy}})]
+    return [LEARNING_CONFIG, _overlay(workdir, "deploy.yaml", {"deploy": {"target": str(target), **deploy}})]
 
 
 @pytest.fixture(scope="module")
-def deploy_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The trained cohort's folds, the target's slides, and the deployment's table and heatmaps."""
-    workdir = tmp_path_factory.mktemp("deploy_run")
-    run_workflow(workdir, _deploying_on(workdir, TARGET_CONFIG), TARGETS)
-    return workdir
+def deploy_run(learning_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The learning run's folds, the target's slides, and the deployment's table and heatmaps."""
+    overlays = tmp_path_factory.mktemp("deploy_overlays")
+    run_workflow(learning_run, _deploying_on(overlays, TARGET_CONFIG), TARGETS)
+    return learning_run
 
 
 def test_models_of_one_cohort_rank_the_other_above_chance(deploy_run: Path) -> None:
@@ -62,9 +63,7 @@ def test_every_target_patient_gets_a_risk_a_risk_group_and_every_slide_a_heatmap
     assert len(predictions) == N_PATIENTS and predictions["risk"].notna().all()
     assert set(predictions["weights"]) == {"ensemble of 3 fold models (mean risk)"}
     km = json.loads((deploy_run / DEPLOYED / RUN / "km.json").read_text())
-    assert (
-        km["rule"] == "cut at the median of the risks the deployed weights give deploy_trained's 30 patients"
-    )
+    assert km["rule"] == "cut at the median of the risks the deployed weights give learning's 48 patients"
     assert sum(group["n"] for group in km["groups"].values()) == N_PATIENTS and 0 < km["logrank_p"] <= 1
     assert (deploy_run / DEPLOYED / RUN / "km.png").stat().st_size > 0
     slides = [slide for slides in predictions["slide_ids"] for slide in slides.split(";")]
@@ -83,7 +82,7 @@ def test_a_change_to_the_target_reruns_the_target_side_only(deploy_run: Path, tm
         {**yaml.safe_load(TARGET_CONFIG.read_text()), "patching": {"min_tissue_fraction": 0.3}},
     )
     plan = planned_jobs(deploy_run, _deploying_on(tmp_path, changed), targets=TARGETS)
-    assert plan["deploy_target_segment_and_patch"] == 1 and plan["deploy_predict"] == 1
+    assert plan["deploy_target_segment_and_patch"] == 1 and plan["deploy_predict"] == len(MODELS)
     assert all(rule.startswith("deploy_") for rule in plan), plan
 
 
@@ -91,14 +90,8 @@ def test_asking_for_a_final_model_trains_it_and_reruns_no_fold(deploy_run: Path,
     final = _overlay(tmp_path, "final.yaml", {"training": {"final_model": True}})
     configs = [*_deploying_on(tmp_path, TARGET_CONFIG, weights="final"), final]
     plan = planned_jobs(deploy_run, configs, targets=TARGETS)
-    assert plan == {
-        "train_final": 1,
-        "deploy_predict": 1,
-        "deploy_evaluate": 1,
-        "deploy_km": 1,
-        "deploy_heatmaps": 1,
-        "deploy_summary": 1,
-    }
+    per_model = dict.fromkeys(("train_final", "deploy_predict", "deploy_evaluate", "deploy_km"), len(MODELS))
+    assert plan == {**per_model, "deploy_heatmaps": 1, "deploy_summary": 1}  # the probe's maps are asked
 
 
 def test_a_target_on_another_backbone_stops_the_dry_run_naming_both(deploy_run: Path, tmp_path: Path) -> None:
