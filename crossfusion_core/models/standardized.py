@@ -73,9 +73,6 @@ class Standardized(nn.Module):
         return self.model.patch_scores(*self.standardised(x5, x10, x20), chunk_size=chunk_size)
 
 
-BASES = ("patches", "patients")
-
-
 @torch.no_grad()
 def fit_standardization(model: Standardized, items: Sequence[tuple]) -> None:
     """Set ``model``'s statistics from every patch of ``items`` (dataset items ``(x5, x10, x20, ...)``).
@@ -90,10 +87,12 @@ def fit_standardization(model: Standardized, items: Sequence[tuple]) -> None:
     sums = torch.zeros(3, width, dtype=torch.float64)
     second = torch.zeros((3, width, width) if full else (3, width), dtype=torch.float64)
     counts = torch.zeros(3, 1, dtype=torch.float64)
+    patient_axes = model.components is not None and not full
     item_means = []
     for item in items:
         bags = [bag.reshape(-1, width).double() for bag in item[:3]]
-        item_means.append(torch.stack([patches.mean(dim=0) for patches in bags]))
+        if patient_axes:
+            item_means.append(torch.stack([patches.mean(dim=0) for patches in bags]))
         for row, patches in enumerate(bags):
             sums[row] += patches.sum(dim=0)
             second[row] += patches.T @ patches if full else patches.square().sum(dim=0)
@@ -111,7 +110,7 @@ def fit_standardization(model: Standardized, items: Sequence[tuple]) -> None:
     if full:
         correlation = second / (spread.unsqueeze(-1) * spread.unsqueeze(-2))
         model.components.copy_(_whitened_leading_axes(correlation, model.components.shape[-1]))
-    elif model.components is not None:
+    elif patient_axes:
         standardised_means = (torch.stack(item_means) - center) / spread
         model.components.copy_(_patient_axes(standardised_means, items, center, spread, model.components))
 
