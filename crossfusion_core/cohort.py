@@ -12,22 +12,49 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar
 
 import pandas as pd
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from crossfusion_core.settings import require, section_values
+from crossfusion_core.local.source import LocalSource
+from crossfusion_core.settings import ConfigProblem, Names, PositiveCount, Settings, SettingsError, explain
+from crossfusion_core.synthetic.settings import SyntheticSettings
+from crossfusion_core.synthetic.source import SYNTHETIC_SLIDE_SUFFIX, SyntheticSource
+from crossfusion_core.tcga.source import TcgaSource
 
-SOURCE_KINDS = ("synthetic", "tcga", "local")
-"""Where a cohort's slides come from: generated, the GDC, or your own slide sheet."""
-SYNTHETIC_SLIDE_SUFFIX = ".svs"
-"""The synthetic writer makes Aperio SVS files."""
+CohortSource = Annotated[SyntheticSource | TcgaSource | LocalSource, Field(discriminator="kind")]
+"""The ``source`` section: its ``kind`` (generated, the GDC, or your own slide sheet) picks its keys."""
 
 
-@dataclass(frozen=True)
-class SlideSettings:
+class _SourceKey(BaseModel):
+    """The ``source`` key alone: its errors then read as they do in the whole config (see
+    :func:`~crossfusion_core.settings.explain`, which drops the kind pydantic puts into their key paths)."""
+
+    source: CohortSource
+
+
+def cohort_source(mapping: Mapping[str, Any] | None) -> CohortSource:
+    """The ``source`` section as the model of its kind; a refused value names its key in the section."""
+    try:
+        return _SourceKey(source=dict(mapping or {})).source
+    except ValidationError as error:
+        key, problem, fix = explain(_SourceKey, error)
+        raise SettingsError("source", key[1:], problem, fix) from None
+
+
+def _positive_mpp(mpp: float) -> float:
+    """An mpp of 0, below 0 or not finite would only fail when the slide is read, deep inside a job."""
+    if not (math.isfinite(mpp) and mpp > 0):
+        raise ConfigProblem(
+            f"{mpp!r} is not a positive mpp", "give level-0 microns per pixel, e.g. 0.25 for a 40x scan"
+        )
+    return mpp
+
+
+class SlideSettings(Settings):
     """The `slides` config section: per-slide corrections, by slide id.
 
     ``mpp_override``: level-0 microns per pixel of slides whose header lacks it or is wrong (it wins
@@ -35,34 +62,20 @@ class SlideSettings:
     ``batches``: how many jobs each per-slide stage is split into (see :mod:`crossfusion_core.slide_batches`).
     """
 
-    mpp_override: Mapping[str, float] = field(default_factory=dict)
-    exclude: tuple[str, ...] = ()
-    batches: int = 8
+    # Slide ids such as 1234 are numbers to YAML.
+    model_config = ConfigDict(coerce_numbers_to_str=True)
+    section: ClassVar[str] = "slides"
+    mpp_override: dict[str, Annotated[float, AfterValidator(_positive_mpp)]] = Field(default_factory=dict)
+    exclude: Names = ()
+    batches: PositiveCount = 8
 
+    @model_validator(mode="before")
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> SlideSettings:
-        mapping = {key: value for key, value in dict(mapping or {}).items() if value is not None}
-        values = section_values(mapping, cls, "slides")
-        overrides = {
-            str(slide): _mpp(slide, mpp) for slide, mpp in dict(values.get("mpp_override", {})).items()
-        }
-        settings = cls(overrides, values.get("exclude", ()), values.get("batches", cls.batches))
-        require(settings.batches >= 1, "slides", f"batches={settings.batches}", "use a count >= 1")
-        return settings
-
-
-def _mpp(slide_id: str, value: Any) -> float:
-    try:
-        mpp = float(value)
-    except (TypeError, ValueError):
-        mpp = math.nan
-    require(
-        math.isfinite(mpp) and mpp > 0,
-        "slides",
-        f"mpp_override of {slide_id} is {value!r}, not a positive mpp",
-        "give level-0 microns per pixel, e.g. 0.25 for a 40x scan",
-    )
-    return mpp
+    def _blank_is_default(cls, values: Any) -> Any:
+        """``exclude:`` with nothing after it (YAML's null) means no slide, as leaving the key out does."""
+        if isinstance(values, dict):
+            return {key: value for key, value in values.items() if value is not None}
+        return values
 
 
 @dataclass(frozen=True)
@@ -84,44 +97,37 @@ class Cohort:
     listed_in: str
 
 
-def cohort(source: Mapping[str, Any], synthetic: Mapping[str, Any], synthetic_dir: str | Path) -> Cohort:
+def cohort(source: CohortSource, synthetic: SyntheticSettings, synthetic_dir: str | Path) -> Cohort:
     """The cohort of ``source``; synthetic slides are placed in ``synthetic_dir``."""
-    kind = source["kind"]
-    require(kind in SOURCE_KINDS, "source", f"kind={kind!r}", f"use one of {list(SOURCE_KINDS)}")
-    if kind == "synthetic":
-        extra = sorted(set(source) - {"kind", "splits_dir"})
-        require(not extra, "source", f"keys {extra} do not apply to kind synthetic", "remove them")
+    if isinstance(source, SyntheticSource):
         return _synthetic_cohort(synthetic, Path(synthetic_dir))
-    if kind == "local":
+    if isinstance(source, LocalSource):
         return _local_cohort(source)
     return _tcga_cohort(source)
 
 
 def cohort_slide_ids(
-    source: Mapping[str, Any], synthetic: Mapping[str, Any], exclude: Iterable[str] = ()
+    source: CohortSource, synthetic: SyntheticSettings, exclude: Iterable[str] = ()
 ) -> list[str]:
     """Slide ids of the cohort, in a stable order, without the excluded ones."""
     excluded = set(exclude)
     return [s.slide_id for s in cohort(source, synthetic, ".").slides if s.slide_id not in excluded]
 
 
-def _synthetic_cohort(synthetic: Mapping[str, Any], slide_dir: Path) -> Cohort:
+def _synthetic_cohort(synthetic: SyntheticSettings, slide_dir: Path) -> Cohort:
     from crossfusion_core.synthetic.cohort import cohort_plan
-    from crossfusion_core.synthetic.settings import SyntheticSettings
 
-    plan = cohort_plan(SyntheticSettings.from_mapping(synthetic))
+    plan = cohort_plan(synthetic)
     slides = tuple(
         CohortSlide(s.slide_id, slide_dir / f"{s.slide_id}{SYNTHETIC_SLIDE_SUFFIX}", s.case_id) for s in plan
     )
     return Cohort(slides, "the synthetic cohort plan (config section `synthetic`)")
 
 
-def _local_cohort(source: Mapping[str, Any]) -> Cohort:
+def _local_cohort(local: LocalSource) -> Cohort:
     from crossfusion_core.local.clinical import check_cohort, read_clinical_table
     from crossfusion_core.local.sheet import read_slide_sheet
-    from crossfusion_core.local.source import LocalSource
 
-    local = LocalSource.from_mapping(source)
     sheet = read_slide_sheet(local.slide_sheet)
     if local.clinical_table is not None:
         clinical = read_clinical_table(local.clinical_table)
@@ -130,11 +136,9 @@ def _local_cohort(source: Mapping[str, Any]) -> Cohort:
     return Cohort(slides, str(local.slide_sheet))
 
 
-def _tcga_cohort(source: Mapping[str, Any]) -> Cohort:
+def _tcga_cohort(tcga: TcgaSource) -> Cohort:
     from crossfusion_core.tcga.manifest import slides_by_id
-    from crossfusion_core.tcga.source import TcgaSource
 
-    tcga = TcgaSource.from_mapping(source)
     items = sorted(slides_by_id(tcga.manifest, tcga.slide_pattern).values(), key=lambda item: item.slide_id)
     case_of: Mapping[str, str | None] = {}
     if tcga.survival_table is not None and not tcga.fill_missing_from_gdc:

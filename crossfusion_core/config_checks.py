@@ -21,18 +21,15 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import functools
-import re
-import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import yaml
 
-from crossfusion_core.cohort import Cohort, CohortSlide, SlideSettings, cohort
-from crossfusion_core.config_origins import ConfigOrigins, KeyPath, dotted_key
+from crossfusion_core.cohort import Cohort, CohortSlide, CohortSource, SlideSettings, cohort
+from crossfusion_core.config_origins import ConfigOrigins, KeyPath
 from crossfusion_core.deploy.compatibility import TrainedModel, check_models_from, trained_models
 from crossfusion_core.deploy.settings import DeploySettings
 from crossfusion_core.deploy.target_config import target_config
@@ -41,18 +38,15 @@ from crossfusion_core.evaluation.settings import EvaluationSettings
 from crossfusion_core.features.backbones import BACKBONES
 from crossfusion_core.features.settings import FeatureSettings
 from crossfusion_core.fold_checks import check_folds
-from crossfusion_core.local.source import LocalSource
-from crossfusion_core.models.registry import MODEL_NAMES, model_options
+from crossfusion_core.pipeline_config import PipelineConfig
 from crossfusion_core.plots.settings import HeatmapSettings, KmSettings
-
-if TYPE_CHECKING:
-    import jsonschema
+from crossfusion_core.settings import SettingsError
+from crossfusion_core.synthetic.settings import SyntheticSettings
+from crossfusion_core.synthetic.source import SyntheticSource
 from crossfusion_core.tcga.slide_store import check_placed_slides
 from crossfusion_core.tcga.source import TcgaSource
 from crossfusion_core.training.settings import TrainingSettings
 from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
-
-SettingsT = TypeVar("SettingsT")
 
 
 @dataclass(frozen=True)
@@ -61,8 +55,8 @@ class RunConfig:
     those ``slides.exclude`` leaves out (their patients are listed in ``qc/excluded.csv``)."""
 
     cohort_name: str
-    source_kind: str
-    splits_dir: str | None
+    source: CohortSource
+    synthetic: SyntheticSettings
     slides: tuple[CohortSlide, ...]
     excluded_slides: tuple[CohortSlide, ...]
     slide_settings: SlideSettings
@@ -73,8 +67,21 @@ class RunConfig:
     evaluation: EvaluationSettings
     km: KmSettings
     heatmaps: HeatmapSettings
-    has_survival: bool = True
     deployment: Deployment | None = None
+
+    @property
+    def source_kind(self) -> str:
+        return self.source.kind
+
+    @property
+    def splits_dir(self) -> str | None:
+        """The study's fold files, when the cohort has them (else folds are drawn from a seed)."""
+        return None if self.source.splits_dir is None else str(self.source.splits_dir)
+
+    @property
+    def has_survival(self) -> bool:
+        """Whether the cohort has survival data (only a deployment target may go without)."""
+        return self.source.has_survival
 
     @property
     def slide_ids(self) -> list[str]:
@@ -117,92 +124,86 @@ class Deployment:
         return trained_models(self.models_root, model, backbone, self.settings.weights, training.n_fold_runs)
 
 
-def checked_run_config(
-    config: Mapping[str, Any], origins: ConfigOrigins, schema_path: str | Path, synthetic_dir: str
-) -> RunConfig:
+def checked_run_config(config: Mapping[str, Any], origins: ConfigOrigins, synthetic_dir: str) -> RunConfig:
     """The run's settings from the merged ``config``; the first problem found raises, naming its file.
 
     ``synthetic_dir`` is where generated slides go, with ``{cohort}`` for the cohort's name.
     """
-    check_schema(config, schema_path, origins)
-    run = _cohort_run_config(config, origins, synthetic_dir)
+    settings = parsed_config(config, origins)
+    run = _cohort_run_config(settings, origins, synthetic_dir)
     if not run.has_survival:
         raise origins.error(
             ("source",),
             "no clinical_table: a cohort that is trained needs survival",
             "give source.clinical_table; only a deployment target (deploy.target) may go without",
         )
-    check_folds(config, run.slides, run.training, origins)
-    if config.get("deploy") is None:
+    check_folds(settings.source, settings.synthetic, run.slides, run.training, origins)
+    if settings.deploy is None:
         return run
-    return dataclasses.replace(
-        run, deployment=_checked_deployment(config, run, origins, schema_path, synthetic_dir)
-    )
+    deployment = _checked_deployment(config, settings, run, origins, synthetic_dir)
+    return dataclasses.replace(run, deployment=deployment)
+
+
+def parsed_config(config: Mapping[str, Any], origins: ConfigOrigins) -> PipelineConfig:
+    """The merged config as its model; a refused value raises, naming the file that set it."""
+    try:
+        return PipelineConfig.from_mapping(config)
+    except SettingsError as error:
+        raise origins.error(error.key or ("(top level)",), error.problem, error.fix) from None
 
 
 def target_run_config(config: Mapping[str, Any], synthetic_dir: str) -> RunConfig:
     """The deployment target's settings, rebuilt from its merged config by the Snakemake module that
     runs its per-slide stages (rules/deploy_target.smk): a module shares no variables with the main
     Snakefile, whose :func:`checked_run_config` already checked this very config, naming its files."""
-    return _cohort_run_config(config, ConfigOrigins(()), synthetic_dir)
+    return _cohort_run_config(PipelineConfig.from_mapping(config), ConfigOrigins(()), synthetic_dir)
 
 
-def _cohort_run_config(config: Mapping[str, Any], origins: ConfigOrigins, synthetic_dir: str) -> RunConfig:
-    """Every section parsed and every name and slide id checked: what any cohort needs, trained or not."""
-    synthetic_dir = synthetic_dir.format(cohort=config["cohort"])
-    sections = _Sections(config, origins)
-    training = sections.parse("training", TrainingSettings.from_mapping)
-    features = sections.parse("features", FeatureSettings.from_mapping)
-    slide_settings = sections.parse("slides", SlideSettings.from_mapping)
-    _check_models(training, origins)
-    _check_backbones(features, origins)
-    listed = _checked_cohort(config, origins, synthetic_dir)
-    heatmaps = sections.parse("heatmaps", HeatmapSettings.from_mapping)
-    slides = _included_slides(listed, slide_settings, heatmaps, origins)
-    if config["source"]["kind"] == "tcga":
-        check_placed_slides(TcgaSource.from_mapping(config["source"]), [slide.slide_id for slide in slides])
+def _cohort_run_config(settings: PipelineConfig, origins: ConfigOrigins, synthetic_dir: str) -> RunConfig:
+    """The files the config names and every slide id checked: what any cohort needs, trained or not."""
+    _check_feature_files(settings.features, origins)
+    listed = _checked_cohort(settings, origins, synthetic_dir.format(cohort=settings.cohort))
+    slides = _included_slides(listed, settings.slides, settings.heatmaps, origins)
+    if isinstance(settings.source, TcgaSource):
+        check_placed_slides(settings.source, [slide.slide_id for slide in slides])
     return RunConfig(
-        cohort_name=config["cohort"],
-        source_kind=config["source"]["kind"],
-        splits_dir=config["source"].get("splits_dir"),
+        cohort_name=settings.cohort,
+        source=settings.source,
+        synthetic=settings.synthetic,
         slides=slides,
-        excluded_slides=tuple(slide for slide in listed.slides if slide.slide_id in slide_settings.exclude),
-        slide_settings=slide_settings,
-        segmentation=sections.parse("segmentation", SegmentationSettings.from_mapping),
-        patching=sections.parse("patching", PatchingSettings.from_mapping),
-        features=features,
-        training=training,
-        evaluation=sections.parse("evaluation", EvaluationSettings.from_mapping),
-        km=sections.parse("km", KmSettings.from_mapping),
-        heatmaps=heatmaps,
-        has_survival=config["source"]["kind"] != "local"
-        or LocalSource.from_mapping(config["source"]).clinical_table is not None,
+        excluded_slides=tuple(slide for slide in listed.slides if slide.slide_id in settings.slides.exclude),
+        slide_settings=settings.slides,
+        segmentation=settings.segmentation,
+        patching=settings.patching,
+        features=settings.features,
+        training=settings.training,
+        evaluation=settings.evaluation,
+        km=settings.km,
+        heatmaps=settings.heatmaps,
     )
 
 
 def _checked_deployment(
     config: Mapping[str, Any],
+    settings: PipelineConfig,
     run: RunConfig,
     origins: ConfigOrigins,
-    schema_path: str | Path,
     synthetic_dir: str,
 ) -> Deployment:
     """The target cohort checked as a cohort of its own (its file named in its errors), then against the
     trained models: the checkpoints of ``models_from``, or the config the models are trained under here."""
-    settings = _Sections(config, origins).parse("deploy", DeploySettings.from_mapping)
-    target_file = _target_file(settings.target, origins)
+    deploy = settings.deploy
+    target_file = _target_file(deploy.target, origins)
     target_origins = ConfigOrigins(
-        (*origins.layers, *ConfigOrigins.from_sources(None, [settings.target]).layers)
+        (*origins.layers, *ConfigOrigins.from_sources(None, [deploy.target]).layers)
     )
     merged = target_config(config, target_file)
-    check_schema(merged, schema_path, target_origins)
-    target = _cohort_run_config(merged, target_origins, synthetic_dir)
-    _check_distinct_cohorts(config, merged, settings.target)
-    deployment = Deployment(
-        settings, target, merged, settings.models_from or Path(f"results/{run.cohort_name}")
-    )
+    target_settings = parsed_config(merged, target_origins)
+    target = _cohort_run_config(target_settings, target_origins, synthetic_dir)
+    _check_distinct_cohorts(settings, target_settings, deploy.target)
+    deployment = Deployment(deploy, target, merged, deploy.models_from or Path(f"results/{run.cohort_name}"))
     if deployment.trained_here:
-        _check_trained_here(run, target, settings, origins, target_origins)
+        _check_trained_here(run, target, deploy, origins, target_origins)
     else:
         _check_models_from(run, deployment)
     return deployment
@@ -225,17 +226,19 @@ def _target_file(path: Path, origins: ConfigOrigins) -> Mapping[str, Any]:
     return loaded
 
 
-def _check_distinct_cohorts(config: Mapping[str, Any], target: Mapping[str, Any], target_file: Path) -> None:
+def _check_distinct_cohorts(trained: PipelineConfig, target: PipelineConfig, target_file: Path) -> None:
     """The target must be another cohort: another results folder, and not the trained slides again
     (what the target's file leaves out it inherits, so its file is where either is fixed)."""
-    if target["cohort"] == config["cohort"]:
+    if target.cohort == trained.cohort:
         raise PipelineInputError(
             target_file,
-            f"the deployment target is named {target['cohort']!r}, as the trained cohort",
+            f"the deployment target is named {target.cohort!r}, as the trained cohort",
             "give the target its own `cohort` name (its results land in results/{name}/)",
         )
-    same_synthetic = config.get("synthetic") == target.get("synthetic")
-    if config["source"] == target["source"] and (config["source"]["kind"] != "synthetic" or same_synthetic):
+    same_slides = trained.source == target.source and (
+        not isinstance(trained.source, SyntheticSource) or trained.synthetic == target.synthetic
+    )
+    if same_slides:
         raise PipelineInputError(
             target_file,
             "the deployment target lists the trained cohort's own slides",
@@ -288,112 +291,14 @@ def _check_models_from(run: RunConfig, deployment: Deployment) -> None:
             check_models_from(models, model, backbone, dim, target_label)
 
 
-def check_schema(config: Mapping[str, Any], schema_path: str | Path, origins: ConfigOrigins) -> None:
-    """Types and shapes against config/schema.yaml; the worst violation raises, naming its file."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validation = _jsonschema()
-    error = validation.exceptions.best_match(validation.Draft202012Validator(schema).iter_errors(config))
-    if error is None:
-        return
-    key = tuple(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
-        allowed = error.schema.get("properties", {})
-        unknown = sorted(str(name) for name in error.instance if name not in allowed)
-        raise origins.error((*key, unknown[0]), f"unknown key(s) {unknown}", _choose(unknown[0], allowed))
-    raise origins.error(key or ("(top level)",), error.message, _schema_fix(error))
-
-
-def _jsonschema() -> ModuleType:
-    """jsonschema without its IRI format checker, which config/schema.yaml never asks for.
-
-    jsonschema loads that checker whenever rfc3987-syntax is installed (tiatoolbox's jupyterlab brings
-    it), and the checker builds an Earley parser on import: 2.7 s of every DAG build, so of every dry
-    run and every job's start. A module marked absent in ``sys.modules`` is one jsonschema skips.
-    """
-    sys.modules.setdefault("rfc3987_syntax", None)
-    import jsonschema
-
-    return jsonschema
-
-
-def _schema_fix(error: jsonschema.ValidationError) -> str:
-    if error.validator == "enum":
-        return f"use one of {error.validator_value}"
-    return f"see config/schema.yaml ({error.validator}: {error.validator_value})"
-
-
-class _Sections:
-    """Parses config sections into settings, naming the file that set the key a settings check refused."""
-
-    def __init__(self, config: Mapping[str, Any], origins: ConfigOrigins) -> None:
-        self.config = config
-        self.origins = origins
-
-    def parse(self, name: str, parse: Callable[[Any], SettingsT]) -> SettingsT:
-        mapping = self.config.get(name)
-        try:
-            return parse(mapping)
-        except PipelineInputError as error:
-            raise attributed_error(self.origins, (name,), mapping, error) from None
-
-
-def attributed_error(
-    origins: ConfigOrigins, section: KeyPath, mapping: Any, error: PipelineInputError
-) -> PipelineInputError:
-    """``error`` re-raised against the keys of ``mapping`` its message names (else the whole section)."""
-    keys = [
-        key for key in (mapping or {}) if re.search(rf"(?<!\w){re.escape(str(key))}(?!\w)", error.problem)
-    ]
-    if len(keys) == 1:
-        return origins.error((*section, keys[0]), error.problem, error.fix)
-    if not keys:
-        return origins.error(section, error.problem, error.fix)
-    where = "; ".join(
-        f"`{dotted_key((*section, key))}` from {_label(origins, (*section, key))}" for key in keys
-    )
-    return PipelineInputError(None, f"{where}: {error.problem}", error.fix)
-
-
 def _label(origins: ConfigOrigins, key: KeyPath) -> str:
     layer = origins.origin(key)
     return layer.label if layer is not None else "the default"
 
 
-def _check_models(training: TrainingSettings, origins: ConfigOrigins) -> None:
-    for index, name in enumerate(training.models):
-        if name not in MODEL_NAMES:
-            raise origins.error(
-                ("training", "models", index), f"{name!r} is not a model", _choose(name, MODEL_NAMES)
-            )
-    for name in training.model_options:
-        if name not in MODEL_NAMES:
-            raise origins.error(
-                ("training", "model_options", name),
-                f"options are given for {name!r}, which is not a model",
-                _choose(name, MODEL_NAMES),
-            )
-    for name in dict.fromkeys([*training.models, *training.model_options]):
-        options = training.model_options.get(name)
-        try:
-            model_options(name, options)
-        except PipelineInputError as error:
-            raise attributed_error(origins, ("training", "model_options", name), options, error) from None
-
-
-def _check_backbones(features: FeatureSettings, origins: ConfigOrigins) -> None:
-    if features.external is None:
-        for index, name in enumerate(features.backbones):
-            if name not in BACKBONES:
-                raise origins.error(
-                    ("features", "backbones", index), f"{name!r} is not a backbone", _choose(name, BACKBONES)
-                )
+def _check_feature_files(features: FeatureSettings, origins: ConfigOrigins) -> None:
+    """The checkpoints and external feature folders the section names exist (names are the section's)."""
     for name, path in features.weights.items():
-        if name not in BACKBONES:
-            raise origins.error(
-                ("features", "weights", name),
-                f"weights are given for {name!r}, not a backbone",
-                _choose(name, BACKBONES),
-            )
         if not path.is_file():
             raise origins.error(
                 ("features", "weights", name),
@@ -401,7 +306,7 @@ def _check_backbones(features: FeatureSettings, origins: ConfigOrigins) -> None:
                 "give the path of the downloaded weights file, relative to the run folder or absolute",
             )
     if features.external is not None:
-        for magnification, folder in features.external.dirs_by_magnification.items():
+        for magnification, folder in features.external.dirs.items():
             if not folder.is_dir():
                 raise origins.error(
                     ("features", "external", "dirs"),
@@ -410,25 +315,17 @@ def _check_backbones(features: FeatureSettings, origins: ConfigOrigins) -> None:
                 )
 
 
-def _choose(name: str, known: Iterable[str]) -> str:
-    """``did you mean 'crossfusion'? use one of [...]``: the fix for a misspelt registry name."""
-    known = sorted(known)
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return (f"did you mean {close[0]!r}? " if close else "") + f"use one of {known}"
-
-
-def _checked_cohort(config: Mapping[str, Any], origins: ConfigOrigins, synthetic_dir: str) -> Cohort:
-    """The source's slides; source settings and the files they name are checked first."""
-    source = config["source"]
+def _checked_cohort(settings: PipelineConfig, origins: ConfigOrigins, synthetic_dir: str) -> Cohort:
+    """The source's slides; the files the source names are checked first."""
+    source = settings.source
     _check_source_files(source, origins)
     try:
-        listed = cohort(source, config.get("synthetic") or {}, synthetic_dir)
+        listed = cohort(source, settings.synthetic, synthetic_dir)
     except PipelineInputError as error:
         if error.path is not None:
             raise  # a problem inside a slide list or table: its message names that file and line
-        section = ("synthetic",) if source["kind"] == "synthetic" else ("source",)
-        mapping = config.get("synthetic") if source["kind"] == "synthetic" else source
-        raise attributed_error(origins, section, mapping, error) from None
+        section = "synthetic" if isinstance(source, SyntheticSource) else "source"
+        raise origins.error((section,), error.problem, error.fix) from None
     if not listed.slides:
         raise origins.error(("source",), f"the cohort has no slide: {_why_empty(source)}", _empty_fix(source))
     return listed
@@ -438,38 +335,39 @@ SOURCE_FILES = ("manifest", "survival_table", "slide_sheet", "clinical_table", "
 SOURCE_FOLDERS = ("splits_dir",)
 
 
-def _check_source_files(source: Mapping[str, Any], origins: ConfigOrigins) -> None:
+def _check_source_files(source: CohortSource, origins: ConfigOrigins) -> None:
+    """The files and folders the source's kind names (``data_dir`` is made by the downloads)."""
+    given = {key: value for key, value in source if value is not None}
     for key in SOURCE_FILES:
-        if source.get(key) and not Path(source[key]).is_file():
+        if key in given and not given[key].is_file():
             raise origins.error(
-                ("source", key), f"{source[key]} does not exist", "give a path relative to the run folder"
+                ("source", key), f"{given[key]} does not exist", "give a path relative to the run folder"
             )
     for key in SOURCE_FOLDERS:
-        if source.get(key) and not Path(source[key]).is_dir():
+        if key in given and not given[key].is_dir():
             raise origins.error(
                 ("source", key),
-                f"folder {source[key]} does not exist",
+                f"folder {given[key]} does not exist",
                 "give a path relative to the run folder",
             )
 
 
-def _why_empty(source: Mapping[str, Any]) -> str:
-    if source["kind"] != "tcga":
+def _why_empty(source: CohortSource) -> str:
+    if not isinstance(source, TcgaSource):
         return "the slide list is empty"
     from crossfusion_core.tcga.manifest import diagnostic_slides
 
-    pattern = source.get("slide_pattern", "-DX")
-    selection = diagnostic_slides(source["manifest"], pattern)
+    selection = diagnostic_slides(source.manifest, source.slide_pattern)
     if selection.slides:
         return (
-            f"none of the {len(selection.slides)} diagnostic slides of {source['manifest']} is in "
-            f"{source['survival_table']}"
+            f"none of the {len(selection.slides)} diagnostic slides of {source.manifest} is in "
+            f"{source.survival_table}"
         )
-    return f"{source['manifest']} ({selection.summary()}; source.slide_pattern is {pattern!r})"
+    return f"{source.manifest} ({selection.summary()}; source.slide_pattern is {source.slide_pattern!r})"
 
 
-def _empty_fix(source: Mapping[str, Any]) -> str:
-    if source["kind"] == "tcga":
+def _empty_fix(source: CohortSource) -> str:
+    if isinstance(source, TcgaSource):
         return (
             "download the manifest of the project's diagnostic slides from the GDC portal (Slide Image, "
             "Diagnostic Slide), check source.slide_pattern, or set fill_missing_from_gdc: true"

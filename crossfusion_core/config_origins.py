@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.settings import KeyPath, dotted_key
 
-KeyPath = tuple[str | int, ...]
 COMMAND_LINE = "--config on the command line"
 
 
@@ -70,14 +70,6 @@ class ConfigOrigins:
         if layer.path is None:
             return PipelineInputError(None, f"{layer.label}, `{dotted}`: {problem}", fix)
         return PipelineInputError(layer.label, f"`{dotted}`: {problem}", fix)
-
-
-def dotted_key(key: KeyPath) -> str:
-    """``training.models[0]`` for ``("training", "models", 0)``."""
-    text = ""
-    for part in key:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _sets(values: Mapping[str, Any], names: Sequence[str]) -> bool:

@@ -20,13 +20,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from crossfusion_core.cohort import CohortSlide
+from crossfusion_core.cohort import CohortSlide, CohortSource
 from crossfusion_core.config_origins import ConfigOrigins
 from crossfusion_core.data.clinical import patient_table
 from crossfusion_core.data.fold_count import check_fold_count
@@ -35,6 +35,7 @@ from crossfusion_core.data.splits import FoldSplit, cohort_folds
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.known_survival import known_survival_rows
 from crossfusion_core.models.registry import model_options
+from crossfusion_core.synthetic.settings import SyntheticSettings
 from crossfusion_core.training.sampling import inner_validation_split
 from crossfusion_core.training.settings import TrainingSettings
 
@@ -43,26 +44,27 @@ PROBE_COMPONENTS = ("training", "model_options", "linear_probe", "n_components")
 
 
 def check_folds(
-    config: Mapping[str, Any],
+    source: CohortSource,
+    synthetic: SyntheticSettings,
     slides: Sequence[CohortSlide],
     training: TrainingSettings,
     origins: ConfigOrigins,
 ) -> None:
     """Fold files, fold count, time bins per fold and the probe's components; the first problem raises."""
-    splits_dir = config["source"].get("splits_dir")
-    if splits_dir:
-        _check_fold_files(Path(splits_dir), training, origins)
+    splits_dir = source.splits_dir
+    if splits_dir is not None:
+        _check_fold_files(splits_dir, training, origins)
         if training.repeats != 1:
             raise origins.error(
                 ("training", "repeats"),
                 f"repeats={training.repeats}, but the cohort's folds are the fixed files of {splits_dir}",
                 "set training.repeats: 1 (the study's folds are one repeat)",
             )
-    rows = known_survival_rows(config["source"], config.get("synthetic") or {}, [s.slide_id for s in slides])
+    rows = known_survival_rows(source, synthetic, [s.slide_id for s in slides])
     if rows is None:
         return
     patients = patient_table(rows).set_index("case_id", drop=False)
-    if not splits_dir:
+    if splits_dir is None:
         _check_fold_count(training, len(patients), origins)
     fitted = [
         _fitted_items(k, fold, patients, training, origins)
@@ -89,7 +91,7 @@ def _check_fold_count(training: TrainingSettings, n_patients: int, origins: Conf
 
 
 def _folds(
-    patients: pd.DataFrame, training: TrainingSettings, splits_dir: str | None, origins: ConfigOrigins
+    patients: pd.DataFrame, training: TrainingSettings, splits_dir: Path | None, origins: ConfigOrigins
 ) -> list[FoldSplit]:
     """The splits job's folds; a split file's own problem names that file."""
     try:

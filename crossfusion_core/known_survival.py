@@ -10,43 +10,42 @@ built, or filled, from the GDC cases endpoint is unknown (None) until its job ha
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import pandas as pd
 
+from crossfusion_core.cohort import CohortSource
 from crossfusion_core.data.clinical import slide_stem
+from crossfusion_core.local.source import LocalSource
+from crossfusion_core.synthetic.settings import SyntheticSettings
+from crossfusion_core.synthetic.source import SyntheticSource
 
 
 def known_survival_rows(
-    source: Mapping[str, Any], synthetic: Mapping[str, Any], slide_ids: Sequence[str]
+    source: CohortSource, synthetic: SyntheticSettings, slide_ids: Sequence[str]
 ) -> pd.DataFrame | None:
     """The survival rows (``case_id, slide_id, survival_months, censorship``) of the run's slides."""
-    if source["kind"] == "synthetic":
+    if isinstance(source, SyntheticSource):
         return _synthetic_rows(synthetic, slide_ids)
-    if source["kind"] == "local":
+    if isinstance(source, LocalSource):
         return _local_rows(source, slide_ids)
     from crossfusion_core.tcga.clinical import known_survival_rows as tcga_rows
-    from crossfusion_core.tcga.source import TcgaSource
 
-    return tcga_rows(TcgaSource.from_mapping(source), slide_ids)
+    return tcga_rows(source, slide_ids)
 
 
-def _synthetic_rows(synthetic: Mapping[str, Any], slide_ids: Sequence[str]) -> pd.DataFrame:
+def _synthetic_rows(synthetic: SyntheticSettings, slide_ids: Sequence[str]) -> pd.DataFrame:
     """As the synthetic clinical job narrows the whole plan's table to the run's slides."""
     from crossfusion_core.synthetic.clinical import survival_table
-    from crossfusion_core.synthetic.settings import SyntheticSettings
 
-    table = survival_table(SyntheticSettings.from_mapping(synthetic))
+    table = survival_table(synthetic)
     return table[table["slide_id"].map(slide_stem).isin(set(slide_ids))].reset_index(drop=True)
 
 
-def _local_rows(source: Mapping[str, Any], slide_ids: Sequence[str]) -> pd.DataFrame:
+def _local_rows(local: LocalSource, slide_ids: Sequence[str]) -> pd.DataFrame:
     from crossfusion_core.local.clinical import local_survival_table, read_clinical_table
     from crossfusion_core.local.sheet import read_slide_sheet
-    from crossfusion_core.local.source import LocalSource
 
-    local = LocalSource.from_mapping(source)
     return local_survival_table(
         read_slide_sheet(local.slide_sheet), read_clinical_table(local.clinical_table), slide_ids
     )

@@ -1,22 +1,24 @@
 """Path patterns and input functions shared by every stage (the only place paths are spelled out).
 
 `RUN` (made in the Snakefile) holds the checked settings and the cohort's slides; rules read values from
-it, never `.get(key, default)` from the raw config, so the settings dataclasses stay the one source of
-defaults. Params still carry the raw config sections: what a user wrote decides what reruns.
+it, never from the raw config, so the config models stay the one source of defaults. Params carry the
+checked sections (or the slice a job needs) as builtins (`section_params`): a changed value reruns the
+jobs that take it.
 """
 
 import os
 
 import shlex
 
-from crossfusion_core.cohort import SYNTHETIC_SLIDE_SUFFIX
 from crossfusion_core.features.backbones import backbone_spec
 from crossfusion_core.gpus import job_gpus
 from crossfusion_core.scales import SCALES
 from crossfusion_core.slide_batches import batch_of, slides_by_batch
-from crossfusion_core.tcga.source import TcgaSource
+from crossfusion_core.synthetic.source import SYNTHETIC_SLIDE_SUFFIX
 
 # Scripts run in their own interpreter (a conda env, a SLURM job): make the core importable there too.
+# Installing the package into each conda env instead would need pip's --no-deps, which an env file's
+# pip section cannot pass (pyproject.toml's dependencies would pull torch into every env).
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
 
 COHORT = RUN.cohort_name
@@ -43,6 +45,13 @@ wildcard_constraints:
     batch=r"b\d+",
 
 
+def section_params(settings, exclude=()):
+    """A checked config section (or a slice of one) as a rule's params: every value, defaults filled
+    in, as plain builtins. Snakemake compares only builtin params to decide on reruns (it ignores other
+    objects); the job's script rebuilds the section's model from them."""
+    return settings.model_dump(mode="json", exclude=set(exclude))
+
+
 def slide_ids():
     """Slide ids of the cohort, exclusions applied (no slide is opened while the DAG is built)."""
     return SLIDE_IDS
@@ -60,7 +69,7 @@ def config_excluded_slides():
 
 def downloaded_slide_pattern():
     """Where a TCGA slide is downloaded to (the source's data folder and GDC file name)."""
-    return TcgaSource.from_mapping(config["source"]).slide_file_pattern
+    return RUN.source.slide_file_pattern
 
 
 def slide_path(wildcards):
@@ -124,25 +133,27 @@ def feature_files_at(scale):
     )
 
 
+HEATMAP_PAINTING = section_params(RUN.heatmaps, exclude=("slides",))
+"""How heatmaps are painted: the `heatmaps` section without its list of slides, so that naming another
+slide there paints that slide and reruns no other heatmap job."""
+
+
 def feature_dirs(wildcards):
     """Magnification -> folder of one backbone's feature files."""
     folder = f"{RESULTS}/features/{wildcards.backbone}"
     return {scale.magnification: f"{folder}/{scale.group}" for scale in SCALES}
 
 
-TRAINING_JOB_SECTION = {
-    key: value
-    for key, value in config["training"].items()
-    if key not in ("models", "model_options", "final_model")
-}
-"""What every train job depends on: the training section without the model list and options, so
-adding a model or editing another model's options reruns no other model's jobs (nor does asking for a
-final model, rules/deploy.smk)."""
+TRAINING_JOB_SECTION = section_params(RUN.training.fold_settings)
+"""What every train job depends on: the fold-level training settings, without the model list, the
+options and final_model, so adding a model or editing another model's options reruns no other model's
+jobs (nor does asking for a final model, rules/deploy.smk). Plain values, as Snakemake compares only
+builtin params to decide on reruns."""
 
 
 def model_options(wildcards):
-    """The options of one model (only these reach its jobs)."""
-    return dict(RUN.training.model_options.get(wildcards.model, {}))
+    """The checked options of one model, every default filled in (only these reach its jobs)."""
+    return section_params(RUN.training.options_of(wildcards.model))
 
 
 def fold_files(name, folds=FOLDS):
@@ -181,13 +192,39 @@ def every_run_fold_file(name):
 
 
 def all_targets():
-    """What `all` builds: per-slide QC, per model x backbone results and figures, the report."""
-    per_slide = expand(
+    """What `all` builds on the trained cohort: per-slide QC, every model x backbone's results and figures,
+    the comparison table and the excluded slides' page; `snakemake --report` then collects the files
+    flagged with report() among them."""
+    per_run = model_backbone_targets("{results}/{model}/{backbone}/training_curves.png")
+    per_run += expand(
+        "{results}/{model}/{backbone}/km.{ext}",
+        results=RESULTS,
+        model=MODELS,
+        backbone=BACKBONES,
+        ext=RUN.km.formats,
+    )
+    per_fold = expand(
+        "{results}/{model}/{backbone}/fold_{fold}/heatmaps/{which}.png",
+        results=RESULTS,
+        model=MODELS,
+        backbone=BACKBONES,
+        fold=FIRST_REPEAT_FOLDS,
+        which=["highest_risk", "lowest_risk"],
+    )
+    configured_slides = expand(
+        "{results}/{model}/{backbone}/heatmaps/{slide}.png",
+        results=RESULTS,
+        model=MODELS,
+        backbone=BACKBONES,
+        slide=RUN.heatmaps.slides,
+    )
+    qc = expand(
         ["{results}/qc/tissue/{slide}.png", "{results}/qc/patches/{slide}.png"],
         results=RESULTS,
         slide=SLIDE_IDS,
     )
-    return per_slide + [f"{RESULTS}/report.html"]
+    heatmaps = per_fold + configured_slides
+    return [f"{RESULTS}/summary/comparison.md", *per_run, *heatmaps, *qc, f"{RESULTS}/qc/excluded.html"]
 
 
 FEATURE_OUTPUTS = {
@@ -214,32 +251,6 @@ def extraction_params(wildcards):
 def extraction_mem_mb(wildcards):
     """Host memory of one extraction job, from the backbone registry (a ViT-g needs twice a ViT-L's)."""
     return backbone_spec(wildcards.backbone).extraction_mem_mb
-
-
-def report_inputs(wildcards):
-    """Every file that carries a report() flag, so the report is rebuilt when any of them changes."""
-    per_run = model_backbone_targets("{results}/{model}/{backbone}/training_curves.png")
-    per_run += expand(
-        "{results}/{model}/{backbone}/km.{ext}",
-        results=RESULTS,
-        model=MODELS,
-        backbone=BACKBONES,
-        ext=RUN.km.formats,
-    )
-    per_fold = expand(
-        "{results}/{model}/{backbone}/fold_{fold}/heatmaps/{which}.png",
-        results=RESULTS,
-        model=MODELS,
-        backbone=BACKBONES,
-        fold=FIRST_REPEAT_FOLDS,
-        which=["highest_risk", "lowest_risk"],
-    )
-    qc = expand(
-        ["{results}/qc/tissue/{slide}.png", "{results}/qc/patches/{slide}.png"],
-        results=RESULTS,
-        slide=SLIDE_IDS,
-    )
-    return [f"{RESULTS}/summary/comparison.md", *per_run, *per_fold, *qc, f"{RESULTS}/qc/excluded.html"]
 
 
 # Deployment on another cohort (rules/deploy.smk) and the final model.
@@ -304,16 +315,9 @@ def deployment_targets():
 
 
 def run_targets():
-    """What `all` builds: the trained cohort's results (only its report when its models come from
-    another run), its final models when asked for, and the deployment's results."""
-    trained = all_targets() if TRAINED_HERE else [f"{RESULTS}/report.html"]
+    """What `all` builds: the trained cohort's results (none when its models come from another run), its
+    final models when asked for, and the deployment's results."""
+    trained = all_targets() if TRAINED_HERE else []
     final = RUN.training.final_model and TRAINED_HERE
     finals = model_backbone_targets("{results}/{model}/{backbone}/final/model.pt") if final else []
     return trained + finals + deployment_targets()
-
-
-def report_files(wildcards):
-    """The report's inputs: the trained cohort's files (when trained here) and the deployment's."""
-    trained = report_inputs(wildcards) if TRAINED_HERE else []
-    deployed = [] if TARGET is None else deployment_files(*deployment_figures())
-    return trained + deployed + deployment_summary()

@@ -86,7 +86,7 @@ if DEPLOYMENT is not None:
                 labels={"model": "{model}", "backbone": "{backbone}", "slide": "{slide}"},
             ),
         params:
-            heatmaps=DEPLOYMENT.target_config["heatmaps"],
+            heatmaps=section_params(TARGET.heatmaps),
             feature_dirs=target_feature_dirs,
             slide_paths={slide: TARGET.slide_file(slide) for slide in TARGET.slide_ids},
         threads: 2
@@ -108,7 +108,7 @@ if DEPLOYMENT is not None:
             output:
                 f"{DEPLOYED}/metrics.json",
             params:
-                evaluation=DEPLOYMENT.target_config["evaluation"],
+                evaluation=section_params(TARGET.evaluation),
             log:
                 "results/{cohort}/logs/deploy_evaluate/{target}/{model}/{backbone}.log",
             conda:
@@ -131,7 +131,7 @@ if DEPLOYMENT is not None:
                     labels={"model": "{model}", "backbone": "{backbone}", "figure": "Kaplan-Meier"},
                 ),
             params:
-                km=DEPLOYMENT.target_config["km"],
+                km=section_params(TARGET.km),
                 cohorts=[RUN.cohort_name, TARGET.cohort_name],
             log:
                 "results/{cohort}/logs/deploy_km/{target}/{model}/{backbone}.log",

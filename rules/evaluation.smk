@@ -11,7 +11,7 @@ rule evaluate:
         metrics="results/{cohort}/{model}/{backbone}/metrics.csv",
         summary="results/{cohort}/{model}/{backbone}/metrics.json",
     params:
-        evaluation=config["evaluation"],
+        evaluation=section_params(RUN.evaluation),
     log:
         "results/{cohort}/logs/evaluate/{model}/{backbone}.log",
     conda:
@@ -38,7 +38,7 @@ rule summarize:
     params:
         runs=[[m, b] for m in MODELS for b in BACKBONES],
         protocol=RUN.training.selection_label,
-        evaluation=config["evaluation"],
+        evaluation=section_params(RUN.evaluation),
     log:
         "results/{cohort}/logs/summarize.log",
     conda:

@@ -14,7 +14,7 @@ if RUN.features.external is not None:
         output:
             **FEATURE_OUTPUTS,
         params:
-            external=config["features"]["external"],
+            external=section_params(RUN.features.external),
         log:
             "results/{cohort}/logs/import_features/{backbone}/{slide}.log",
         conda:
@@ -66,7 +66,7 @@ else:
             "results/{cohort}/logs/slide_features/{backbone}/{slide}.log",
         localrule: True
         conda:
-            "../envs/torch.yaml"
+            "../envs/link.yaml"
         shell:
             publish_command(FEATURE_OUTPUTS)
 

@@ -16,7 +16,7 @@ rule km_plot:
             labels={"model": "{model}", "backbone": "{backbone}", "figure": "Kaplan-Meier"},
         ),
     params:
-        km=config["km"],
+        km=section_params(RUN.km),
     log:
         "results/{cohort}/logs/km_plot/{model}/{backbone}.log",
     conda:
@@ -51,7 +51,8 @@ rule training_curves:
 
 
 rule heatmap:
-    """Attention of the held-out model at 5x, 10x and 20x over the highest- and lowest-risk slides.
+    """Attention of the held-out model at 5x, 10x and 20x over the highest- and lowest-risk slides
+    (rule slide_heatmap paints the slides of `heatmaps.slides`).
 
     Which slides are painted depends on the predictions, so their slide and feature files are found
     through params; the checkpoint already depends on every feature file through training.
@@ -73,7 +74,7 @@ rule heatmap:
             labels={"model": "{model}", "backbone": "{backbone}", "fold": "{fold}", "patient": "lowest risk"},
         ),
     params:
-        heatmaps=config["heatmaps"],
+        heatmaps=HEATMAP_PAINTING,
         feature_dirs=feature_dirs,
         slide_paths=lambda w: {s: slide_file(s) for s in slide_ids()},
     threads: 2
@@ -85,3 +86,31 @@ rule heatmap:
         "../envs/torch.yaml"
     script:
         "../workflow_scripts/heatmap.py"
+
+
+rule slide_heatmap:
+    """The heatmap of one slide of `heatmaps.slides`, by the model of the first repeat's fold that held its
+    patient out (which fold that is, the predictions say: the splits are made by a job)."""
+    input:
+        checkpoints=fold_files("model.pt", FIRST_REPEAT_FOLDS),
+        predictions=fold_files("predictions.csv", FIRST_REPEAT_FOLDS),
+    output:
+        report(
+            "results/{cohort}/{model}/{backbone}/heatmaps/{slide}.png",
+            caption="../report/heatmaps.rst",
+            category="Heatmaps",
+            labels={"model": "{model}", "backbone": "{backbone}", "fold": "held out", "patient": "{slide}"},
+        ),
+    params:
+        heatmaps=HEATMAP_PAINTING,
+        feature_dirs=feature_dirs,
+        slide_path=slide_path,
+    threads: 2
+    resources:
+        mem_mb=8000,
+    log:
+        "results/{cohort}/logs/slide_heatmap/{model}/{backbone}/{slide}.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../workflow_scripts/slide_heatmap.py"

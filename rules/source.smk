@@ -9,7 +9,7 @@ if RUN.source_kind == "synthetic":
         output:
             temp(directory("results/{cohort}/batches/synthetic_slides/{batch}")),
         params:
-            synthetic=config["synthetic"],
+            synthetic=section_params(RUN.synthetic),
             slides=batch_slides,
             files=batch_file_names(SYNTHETIC_OUTPUTS),
         resources:
@@ -31,7 +31,7 @@ if RUN.source_kind == "synthetic":
             "results/{cohort}/logs/synthetic_slide/{slide}.log",
         localrule: True
         conda:
-            "../envs/wsi.yaml"
+            "../envs/link.yaml"
         shell:
             publish_command(SYNTHETIC_OUTPUTS)
 
@@ -44,7 +44,7 @@ if RUN.source_kind == "synthetic":
             true_risk="results/{cohort}/clinical/true_risk.csv",
             manifest="results/{cohort}/manifest.tsv",
         params:
-            synthetic=config["synthetic"],
+            synthetic=section_params(RUN.synthetic),
             slide_ids=slide_ids(),
         log:
             "results/{cohort}/logs/synthetic_clinical.log",
@@ -55,12 +55,14 @@ if RUN.source_kind == "synthetic":
 
 elif RUN.source_kind == "local":
 
+    LOCAL_SOURCE = RUN.source
+
     rule local_clinical:
         """The survival table of your own cohort: its clinical table joined to its slide sheet."""
         input:
-            sheet=config["source"]["slide_sheet"],
+            sheet=str(LOCAL_SOURCE.slide_sheet),
             # A deployment target may come without one; nothing then asks for its survival table.
-            clinical=config["source"].get("clinical_table") or [],
+            clinical=str(LOCAL_SOURCE.clinical_table) if LOCAL_SOURCE.has_survival else [],
         output:
             survival="results/{cohort}/clinical/survival.csv",
         params:
@@ -74,7 +76,7 @@ elif RUN.source_kind == "local":
 
 else:
 
-    TCGA_SOURCE = TcgaSource.from_mapping(config["source"])
+    TCGA_SOURCE = RUN.source
 
     rule download:
         """One diagnostic slide from the GDC data endpoint, resumed on interruption, md5-checked.

@@ -37,7 +37,7 @@ rule splits:
         repeats=RUN.training.repeats,
         n_bins=RUN.training.n_bins,
         seed=RUN.training.split_seed,
-        reference_dir=RUN.splits_dir,
+        splits_dir=RUN.splits_dir,
     log:
         "results/{cohort}/logs/splits.log",
     conda:

@@ -20,8 +20,8 @@ rule segment_and_patch:
     output:
         temp(directory("results/{cohort}/batches/segment_and_patch/{batch}")),
     params:
-        segmentation=config["segmentation"],
-        patching=config["patching"],
+        segmentation=section_params(RUN.segmentation),
+        patching=section_params(RUN.patching),
         slides=batch_slides,
         mpp_overrides=batch_mpp_overrides,
         files=batch_file_names(WSI_OUTPUTS),
@@ -60,6 +60,6 @@ rule slide_patches:
         "results/{cohort}/logs/slide_patches/{slide}.log",
     localrule: True
     conda:
-        "../envs/wsi.yaml"
+        "../envs/link.yaml"
     shell:
         publish_command(WSI_OUTPUTS)

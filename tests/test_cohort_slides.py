@@ -7,21 +7,25 @@ from pathlib import Path
 import pytest
 from local.cohort_files import write_local_cohort
 
-from crossfusion_core.cohort import SlideSettings, cohort, cohort_slide_ids
-from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.cohort import SlideSettings, cohort, cohort_slide_ids, cohort_source
+from crossfusion_core.local.source import LocalSource
+from crossfusion_core.settings import SettingsError
+from crossfusion_core.synthetic.settings import SyntheticSettings
+from crossfusion_core.synthetic.source import SyntheticSource
+from crossfusion_core.tcga.source import TcgaSource
 
-SYNTHETIC = {"n_patients": 3, "second_slide_fraction": 0.0}
+SYNTHETIC = SyntheticSettings(n_patients=3, second_slide_fraction=0.0)
 
 
 def test_synthetic_slides_are_planned_into_the_given_folder() -> None:
-    listed = cohort({"kind": "synthetic"}, SYNTHETIC, "results/x/slides")
+    listed = cohort(SyntheticSource(), SYNTHETIC, "results/x/slides")
     assert [slide.slide_id for slide in listed.slides] == ["SYN-P0001-S1", "SYN-P0002-S1", "SYN-P0003-S1"]
     assert listed.slides[0].path == Path("results/x/slides/SYN-P0001-S1.svs")
     assert [slide.case_id for slide in listed.slides] == ["SYN-P0001", "SYN-P0002", "SYN-P0003"]
 
 
 def test_exclusions_leave_the_other_slides_in_order() -> None:
-    assert cohort_slide_ids({"kind": "synthetic"}, SYNTHETIC, ["SYN-P0002-S1"]) == [
+    assert cohort_slide_ids(SyntheticSource(), SYNTHETIC, ["SYN-P0002-S1"]) == [
         "SYN-P0001-S1",
         "SYN-P0003-S1",
     ]
@@ -29,9 +33,7 @@ def test_exclusions_leave_the_other_slides_in_order() -> None:
 
 def test_local_slides_keep_their_files_and_sheet_mpp(tmp_path: Path) -> None:
     sheet, clinical = write_local_cohort(tmp_path)
-    listed = cohort(
-        {"kind": "local", "slide_sheet": str(sheet), "clinical_table": str(clinical)}, {}, "unused"
-    )
+    listed = cohort(LocalSource(slide_sheet=sheet, clinical_table=clinical), {}, "unused")
     by_id = {slide.slide_id: slide for slide in listed.slides}
     assert by_id["S4"].path == tmp_path / "slides" / "tiff" / "scan_4.tif"
     assert (by_id["S1b"].case_id, by_id["S1b"].mpp) == ("P1", 0.5)
@@ -39,21 +41,70 @@ def test_local_slides_keep_their_files_and_sheet_mpp(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("source", "message"),
+    ("mapping", "model"),
     [
-        ({"kind": "synthetic", "manifest": "m.tsv"}, r"keys \['manifest'\] do not apply to kind synthetic"),
-        ({"kind": "gdc"}, r"kind='gdc'"),
+        ({"kind": "synthetic"}, SyntheticSource),
+        ({"kind": "local", "slide_sheet": "s.csv", "clinical_table": "c.csv", "splits_dir": ""}, LocalSource),
+        ({"kind": "tcga", "project": "TCGA-BLCA", "manifest": "m.tsv", "data_dir": "d"}, TcgaSource),
     ],
 )
-def test_a_source_of_the_wrong_shape_is_refused(source: dict, message: str) -> None:
-    with pytest.raises(PipelineInputError, match=message):
-        cohort(source, SYNTHETIC, "slides")
+def test_the_kind_picks_the_model_of_the_source(mapping: dict, model: type) -> None:
+    source = cohort_source(mapping)
+    assert type(source) is model and source.splits_dir is None and source.has_survival
+
+
+@pytest.mark.parametrize(
+    ("mapping", "key", "problem", "fix"),
+    [
+        (
+            {"kind": "synthetic", "manifest": "m.tsv"},
+            ("manifest",),
+            "unknown key 'manifest'",
+            "'kind'",
+        ),
+        ({"kind": "gdc"}, ("kind",), "'gdc' is not allowed", "use one of ['synthetic', 'tcga', 'local']"),
+        ({"slide_sheet": "s.csv"}, ("kind",), "is missing", "'local'"),
+        ({"kind": "local", "slide_sheet": None}, ("slide_sheet",), "is missing", "config/cohorts/"),
+        (
+            {"kind": "local", "slide_sheet": "s.csv", "data_dir": "d"},
+            ("data_dir",),
+            "unknown key 'data_dir'",
+            "slide_sheet",
+        ),
+        (
+            {"kind": "tcga", "project": "TCGA-BLCA", "manifest": "m.tsv", "data_dr": "d"},
+            ("data_dr",),
+            "unknown key 'data_dr'",
+            "did you mean 'data_dir'?",
+        ),
+    ],
+)
+def test_a_source_of_the_wrong_shape_names_its_key_without_the_kind(
+    mapping: dict, key: tuple[str, ...], problem: str, fix: str
+) -> None:
+    with pytest.raises(SettingsError) as refused:
+        cohort_source(mapping)
+    assert (refused.value.section, refused.value.key) == ("source", key)
+    assert problem in refused.value.problem and fix in refused.value.fix
+
+
+def test_a_local_source_without_clinical_table_has_no_survival() -> None:
+    assert not cohort_source({"kind": "local", "slide_sheet": "s.csv", "clinical_table": None}).has_survival
 
 
 def test_slide_settings_read_empty_keys_as_nothing_and_refuse_bad_mpp() -> None:
     assert SlideSettings.from_mapping({"mpp_override": None, "exclude": None}) == SlideSettings()
     assert SlideSettings.from_mapping({"mpp_override": {"A": "0.25"}}).mpp_override == {"A": 0.25}
-    with pytest.raises(PipelineInputError, match=r"mpp_override of A is 0, not a positive mpp"):
-        SlideSettings.from_mapping({"mpp_override": {"A": 0}})
-    with pytest.raises(PipelineInputError, match=r"unknown keys \['exclud'\]"):
+    for mpp in (0, float("nan")):
+        with pytest.raises(SettingsError, match=r"`slides.mpp_override.A`: .* is not a positive mpp"):
+            SlideSettings.from_mapping({"mpp_override": {"A": mpp}})
+    with pytest.raises(SettingsError, match=r"unknown key 'exclud'"):
         SlideSettings.from_mapping({"exclud": ["A"]})
+    with pytest.raises(SettingsError, match=r"`slides.batches`"):
+        SlideSettings.from_mapping({"batches": 0})
+
+
+def test_numeric_slide_ids_are_slide_ids() -> None:
+    """YAML reads ``exclude: [1234]`` as a number; the slide is still ``1234``."""
+    slides = SlideSettings.from_mapping({"exclude": [1234], "mpp_override": {5678: 0.5}})
+    assert slides.exclude == ("1234",) and slides.mpp_override == {"5678": 0.5}

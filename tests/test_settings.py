@@ -1,90 +1,69 @@
-"""The shared config-section parsing: unknown keys, defaults, coercion to field types, config errors."""
+"""The Settings base of every config section: unknown keys, defaults, YAML values brought to their
+types, and errors that carry the key path, the problem and the fix."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import ClassVar, Literal
 
 import pytest
+from pydantic import Field, model_validator
+from typing_extensions import Self
 
-from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.settings import reject_unknown_keys, require, section_values
-
-
-@dataclass(frozen=True)
-class Example:
-    count: int = 3
-    rate: float = 1.0e-3
-    name: str = "otsu"
-    flag: bool = False
-    sizes: tuple[float, float] = (1.0, 2.0)
-    labels: tuple[str, ...] = ("a",)
-    extra: Mapping[str, Any] = field(default_factory=dict)
+from crossfusion_core.settings import (
+    ConfigProblem,
+    Count,
+    Names,
+    Settings,
+    SettingsError,
+    choose,
+)
 
 
-def test_unknown_key_is_named_with_the_section() -> None:
-    with pytest.raises(PipelineInputError, match=r"`example`.*unknown keys \['cuont'\].*use only") as info:
-        section_values({"cuont": 1}, Example, "example")
-    assert "count" in str(info.value)
+class Nested(Settings):
+    section: ClassVar[str] = "nested"
+    size: Count = Field(2, ge=1)
+    names: Names = ("a",)
+    kind: Literal["otsu", "morphological"] = "otsu"
+    upper: float = 4.0
+
+    @model_validator(mode="after")
+    def _size_below_upper(self) -> Self:
+        if self.size > self.upper:
+            raise ConfigProblem(f"size={self.size} is above upper={self.upper}", "lower size", key=("size",))
+        return self
 
 
-def test_absent_keys_keep_the_dataclass_defaults() -> None:
-    assert section_values(None, Example, "example") == {}
-    assert Example(**section_values({"name": "x"}, Example, "example")) == Example(name="x")
-
-
-def test_values_take_the_declared_types() -> None:
-    values = section_values(
-        {"count": 4.0, "rate": "1e-4", "name": 7, "sizes": [800, 900], "labels": ["b", 2]},
-        Example,
-        "example",
-    )
-    assert values == {"count": 4, "rate": 1e-4, "name": "7", "sizes": (800.0, 900.0), "labels": ("b", "2")}
-    assert isinstance(values["count"], int) and isinstance(values["sizes"][0], float)
-    assert section_values({"rate": 2}, Example, "example")["rate"] == 2.0
-    assert isinstance(section_values({"rate": 2}, Example, "example")["rate"], float)
-    assert section_values({"labels": "only"}, Example, "example")["labels"] == ("only",)
-
-
-def test_other_types_are_left_to_the_section() -> None:
-    extra = {"crossfusion": {"dropout": 0.1}}
-    assert section_values({"extra": extra}, Example, "example")["extra"] is extra
+class Outer(Settings):
+    section: ClassVar[str] = "outer"
+    inner: Nested = Nested()
 
 
 @pytest.mark.parametrize(
-    ("mapping", "message"),
+    ("mapping", "key", "problem", "fix"),
     [
-        ({"count": True}, r"count=True is not a valid int"),
-        ({"count": 2.5}, r"count=2\.5 is not a valid int"),
-        ({"rate": "fast"}, r"rate='fast' is not a valid float"),
-        ({"flag": "yes"}, r"flag='yes' is not a valid bool"),
-        ({"sizes": [1, 2, 3]}, r"sizes=\[1, 2, 3\] is not a valid tuple\[float, float\]"),
-        ({"labels": None}, r"labels=None"),
+        ({"inner": {"sise": 1}}, ("inner", "sise"), "unknown key 'sise'", "did you mean 'size'?"),
+        ({"inner": {"kind": "x"}}, ("inner", "kind"), "'x' is not allowed", "use 'otsu' or 'morphological'"),
+        ({"inner": {"size": True}}, ("inner", "size"), "True is not a whole number", "give a count"),
+        ({"inner": {"size": 0}}, ("inner", "size"), "0 is not valid", "greater than or equal to 1"),
+        ({"inner": {"size": 3, "upper": 2}}, ("inner", "size"), "size=3 is above upper=2.0", "lower size"),
     ],
 )
-def test_wrong_types_name_the_section_and_key(mapping: dict, message: str) -> None:
-    with pytest.raises(PipelineInputError, match=rf"config section `example`: {message}"):
-        section_values(mapping, Example, "example")
+def test_settings_errors_carry_the_key_path_problem_and_fix(mapping, key, problem, fix) -> None:
+    with pytest.raises(SettingsError) as info:
+        Outer.from_mapping(mapping)
+    assert (info.value.section, info.value.key) == ("outer", key)
+    assert problem in info.value.problem and fix in info.value.fix
+    assert f"`outer.{'.'.join(map(str, key))}`" in str(info.value)
 
 
-def test_a_section_can_bring_its_own_error() -> None:
-    def error(problem: str, fix: str) -> KeyError:
-        return KeyError(f"mine: {problem}")
-
-    with pytest.raises(KeyError, match="mine: unknown keys"):
-        section_values({"nope": 1}, Example, "example", error=error)
-    with pytest.raises(KeyError, match="mine: count='many'"):
-        section_values({"count": "many"}, Example, "example", error=error)
+def test_settings_keep_defaults_and_take_one_name_for_a_list() -> None:
+    assert Outer.from_mapping(None) == Outer()
+    assert Nested.from_mapping({"names": "b", "size": 1.0}) == Nested(names=("b",), size=1)
 
 
-def test_known_keys_can_replace_the_fields() -> None:
-    reject_unknown_keys({"nested": {}}, Example, "example", known=("nested",))
-    with pytest.raises(PipelineInputError, match=r"unknown keys \['count'\]"):
-        reject_unknown_keys({"count": 1}, Example, "example", known=("nested",))
-
-
-def test_failing_require_names_the_section() -> None:
-    require(True, "km", "never raised", "nothing")
-    with pytest.raises(PipelineInputError, match=r"config section `km`: groups='x'\. Fix: use median"):
-        require(False, "km", "groups='x'", "use median")
+def test_choose_suggests_the_closest_name() -> None:
+    assert (
+        choose("crossfusoin", ["abmil", "crossfusion"])
+        == "did you mean 'crossfusion'? use one of ['abmil', 'crossfusion']"
+    )
+    assert choose("zzz", ["abmil"]) == "use one of ['abmil']"

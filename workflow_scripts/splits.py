@@ -9,7 +9,7 @@ with job_logging(snakemake.log[0]):
         snakemake.params.n_folds,
         snakemake.params.seed,
         list(snakemake.output),
-        reference_dir=snakemake.params.reference_dir,
+        splits_dir=snakemake.params.splits_dir,
         n_bins=snakemake.params.n_bins,
         excluded_csv=snakemake.input.excluded,
         repeats=snakemake.params.repeats,

@@ -95,7 +95,7 @@ def write_fold_splits(
     n_folds: int,
     seed: int,
     out_paths: Sequence[str | Path],
-    reference_dir: str | Path | None = None,
+    splits_dir: str | Path | None = None,
     n_bins: int = 4,
     excluded_csv: str | Path | None = None,
     repeats: int = 1,
@@ -103,7 +103,7 @@ def write_fold_splits(
     """Write ``splits_{k}.csv`` for k = 0 .. n_folds * repeats - 1 to ``out_paths`` (in fold order).
 
     Patients listed in ``excluded_csv`` (``qc/excluded.csv``: no usable slide) are in no fold. With
-    ``reference_dir`` the study's own files ``reference_dir/splits_{k}.csv`` are checked (readable,
+    ``splits_dir`` the study's own files ``splits_dir/splits_{k}.csv`` are checked (readable,
     no patient on both sides) and copied in the same format, less those patients and the ones the
     survival table lacks; otherwise folds are drawn from ``seed`` by :func:`stratified_folds` over the
     usable patients, so that every fold is balanced on the patients actually trained and scored.
@@ -119,7 +119,7 @@ def write_fold_splits(
             excluded_csv,
             named_ids(list(left_out)),
         )
-    folds = cohort_folds(patients, n_folds, seed, n_bins, reference_dir, left_out, repeats)
+    folds = cohort_folds(patients, n_folds, seed, n_bins, splits_dir, left_out, repeats)
     for out_path, fold in zip(out_paths, folds, strict=True):
         write_csv(out_path, split_frame(fold), index=True)
 
@@ -129,22 +129,22 @@ def cohort_folds(
     n_folds: int,
     seed: int,
     n_bins: int,
-    reference_dir: str | Path | None = None,
+    splits_dir: str | Path | None = None,
     left_out: frozenset[str] = frozenset(),
     repeats: int = 1,
 ) -> list[FoldSplit]:
     """The folds of :func:`write_fold_splits` from its patient table, also for the dry run's checks:
     ``n_folds`` per repeat, repeat ``r`` drawn from ``seed + r`` (the study's files have one repeat)."""
-    if reference_dir is None:
+    if splits_dir is None:
         usable = patients[~patients["case_id"].isin(left_out)]
         return [fold for r in range(repeats) for fold in stratified_folds(usable, n_folds, seed + r, n_bins)]
     if repeats != 1:
         raise PipelineInputError(
-            Path(reference_dir),
+            Path(splits_dir),
             f"training.repeats={repeats}, but the cohort's folds are fixed files (one repeat)",
             "set training.repeats: 1, or leave source.splits_dir out to draw folds from a seed",
         )
-    paths = [Path(reference_dir) / f"splits_{k}.csv" for k in range(n_folds)]
+    paths = [Path(splits_dir) / f"splits_{k}.csv" for k in range(n_folds)]
     known = set(patients["case_id"])
     return [_without_unknown(path, read_fold_split(path), known, left_out) for path in paths]
 

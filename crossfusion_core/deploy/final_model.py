@@ -16,8 +16,9 @@ from typing import Any
 from crossfusion_core.data.clinical import load_patients
 from crossfusion_core.data.exclusions import read_excluded_cases
 from crossfusion_core.data.splits import FoldSplit
+from crossfusion_core.models.options import ModelOptions
 from crossfusion_core.training.fold import train_on_split
-from crossfusion_core.training.settings import TrainingSettings
+from crossfusion_core.training.settings import FoldTrainingSettings
 
 FINAL_MODEL_FOLD = -1
 """The ``fold`` its ``training_risks.csv`` rows carry: it is none of the cross-validation's folds."""
@@ -31,9 +32,9 @@ def all_patients_split(survival_csv: str | Path, excluded_csv: str | Path) -> Fo
 
 
 def train_final_model(
-    settings: TrainingSettings,
+    settings: FoldTrainingSettings,
     model_name: str,
-    model_options: Mapping[str, Any],
+    model_options: ModelOptions | Mapping[str, Any],
     survival_csv: Path,
     excluded_csv: Path,
     feature_dirs: Mapping[int, Path],

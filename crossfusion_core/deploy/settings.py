@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal, get_args
 
-from crossfusion_core.settings import require, section_values
+from pydantic import model_validator
 
-WEIGHTS = ("ensemble", "final")
+from crossfusion_core.settings import ConfigProblem, Settings
+
+Weights = Literal["ensemble", "final"]
+WEIGHTS = get_args(Weights)
 """``ensemble``: the mean risk of the cross-validation's fold models; ``final``: one model trained on
 every patient of the trained cohort (``training.final_model``)."""
 
 
-@dataclass(frozen=True)
-class DeploySettings:
+class DeploySettings(Settings):
     """Apply the models of this run's cohort to the cohort of ``target`` (a cohort config file).
 
     ``models_from``: a folder laid out like ``results/{cohort}/`` of another run (``{model}/{backbone}/
@@ -23,26 +23,22 @@ class DeploySettings:
     instead of training here; None trains the models in this run.
     """
 
+    section: ClassVar[str] = "deploy"
     target: Path
-    weights: str = "ensemble"
+    weights: Weights = "ensemble"
     models_from: Path | None = None
 
+    @model_validator(mode="before")
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> DeploySettings:
-        values = section_values(mapping, cls, "deploy")
-        require("target" in values, "deploy", "no target", "name the cohort config file to deploy on")
-        settings = cls(
-            target=Path(values["target"]),
-            weights=values.get("weights", cls.weights),
-            models_from=Path(values["models_from"]) if values.get("models_from") else None,
-        )
-        require(
-            settings.weights in WEIGHTS,
-            "deploy",
-            f"weights={settings.weights!r} is not one of {list(WEIGHTS)}",
-            "use ensemble (the fold models' mean risk) or final (training.final_model: true)",
-        )
-        return settings
+    def _has_target(cls, values: Any) -> Any:
+        """A deployment without a target is the one key a user cannot leave to a default: say what it is."""
+        if isinstance(values, dict) and not values.get("target"):
+            raise ConfigProblem(
+                "no target",
+                "name the cohort config file to deploy on, as config/deploy_example.yaml does",
+                key=("target",),
+            )
+        return values
 
 
 def weights_label(weights: str, n_models: int) -> str:

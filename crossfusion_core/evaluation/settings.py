@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
-from crossfusion_core.settings import require, section_values
+from pydantic import Field
+
+from crossfusion_core.settings import Count, Settings
 
 if TYPE_CHECKING:
     from crossfusion_core.evaluation.bootstrap import BootstrapSettings
 
 
-@dataclass(frozen=True)
-class EvaluationSettings:
+class EvaluationSettings(Settings):
     """How fold predictions are scored.
 
     ``tied_tol`` is the risk difference below which two patients count as tied in every C-index, so
@@ -23,28 +22,12 @@ class EvaluationSettings:
     (:mod:`crossfusion_core.evaluation.bootstrap`).
     """
 
-    tied_tol: float = 1e-8
-    bootstrap_resamples: int = 2000
-    confidence_level: float = 0.95
-    bootstrap_seed: int = 0
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> EvaluationSettings:
-        settings = cls(**section_values(mapping, cls, "evaluation"))
-        require(settings.tied_tol >= 0, "evaluation", f"tied_tol={settings.tied_tol} is negative", "use 1e-8")
-        require(
-            settings.bootstrap_resamples >= 100,
-            "evaluation",
-            f"bootstrap_resamples={settings.bootstrap_resamples} is too few for a 95% interval",
-            "use 2000",
-        )
-        require(
-            0.5 <= settings.confidence_level < 1.0,
-            "evaluation",
-            f"confidence_level={settings.confidence_level} is not in [0.5, 1)",
-            "use 0.95",
-        )
-        return settings
+    section: ClassVar[str] = "evaluation"
+    tied_tol: float = Field(1e-8, ge=0)
+    bootstrap_resamples: Count = Field(2000, ge=100)
+    """At least 100: fewer leave too few resamples in the tails of a 95% interval."""
+    confidence_level: float = Field(0.95, ge=0.5, lt=1)
+    bootstrap_seed: Count = Field(0, ge=0)
 
     @property
     def bootstrap(self) -> BootstrapSettings:

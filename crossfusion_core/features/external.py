@@ -65,11 +65,11 @@ def import_external_features(
 
 def external_file(external: ExternalFeatures, magnification: int, slide_id: str) -> Path:
     """Where the given format keeps ``slide_id``'s features for one magnification."""
-    if magnification not in external.dirs_by_magnification:
+    if magnification not in external.dirs:
         raise FeatureMismatchError(
             None, f"no external feature folder for {magnification}x", "add it to features.external.dirs"
         )
-    root = external.dirs_by_magnification[magnification]
+    root = external.dirs[magnification]
     pattern = "h5_files" if external.format == "clam" else "features_*"
     candidates = [root / f"{slide_id}.h5", *sorted(root.glob(f"{pattern}/{slide_id}.h5"))]
     found = [path for path in candidates if path.is_file()]

@@ -37,7 +37,7 @@ from torch.utils.data import Dataset
 from crossfusion_core.errors import PipelineInputError, SlideReadError
 from crossfusion_core.features.patch_table import PatchTable
 from crossfusion_core.features.pixel_buffers import PixelBuffers, release, release_when_freed
-from crossfusion_core.features.regions import region_source
+from crossfusion_core.features.regions import region_reader
 from crossfusion_core.wsi.resampling import area_resized
 from crossfusion_core.wsi.slide import SlideGeometry
 
@@ -182,7 +182,7 @@ class PatchPixels(Dataset):
         self.strategy = strategy
         self.items = work_items(table, strategy)
         self.patch_size_px = _common_patch_size(table)
-        self.regions = region_source(geometry, strategy == "tiles", retries)
+        self.regions = region_reader(geometry, strategy == "tiles", retries)
         most_patches = max((sum(len(group.rows) for group in item) for item in self.items), default=0)
         self.buffers = PixelBuffers(most_patches * self.patch_size_px**2 * 3, BUFFERS_PER_READER)
 

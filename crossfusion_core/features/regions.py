@@ -31,7 +31,7 @@ WHITE = 255
 OPAQUE = 255
 
 
-class RegionSource(Protocol):
+class RegionReader(Protocol):
     """Pixels of slide regions, background white."""
 
     def image(
@@ -46,7 +46,7 @@ class RegionSource(Protocol):
         ...
 
 
-def region_source(geometry: SlideGeometry, tiles: bool, retries: int) -> RegionSource:
+def region_reader(geometry: SlideGeometry, tiles: bool, retries: int) -> RegionReader:
     """The slide's own tiles when ``tiles`` and its layout allows it (SVS, generic TIFF), else OpenSlide."""
     if tiles:
         try:

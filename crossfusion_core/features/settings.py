@@ -2,48 +2,82 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from crossfusion_core.errors import PipelineInputError
+from pydantic import BeforeValidator, Field, field_validator, model_validator
+from typing_extensions import Self
+
+from crossfusion_core.features.backbones import BACKBONES
 from crossfusion_core.scales import FIXED_BY, MAGNIFICATIONS
-from crossfusion_core.settings import reject_unknown_keys, section_values
+from crossfusion_core.settings import (
+    ConfigProblem,
+    Count,
+    Names,
+    NullAsEmpty,
+    PositiveCount,
+    Settings,
+    choose,
+    each_once,
+)
 
-DEVICES = ("auto", "cpu", "cuda")
-CPU_RUNTIMES = ("onnxruntime", "torch")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
-READ_STRATEGIES = ("tiles", "shared", "per_patch")
-EXTERNAL_FORMATS = ("clam", "trident")
+Device = Literal["auto", "cpu", "cuda"]
+CpuRuntime = Literal["onnxruntime", "torch"]
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+ReadStrategy = Literal["tiles", "shared", "per_patch"]
+ExternalFormat = Literal["clam", "trident"]
+DEVICES = get_args(Device)
+CPU_RUNTIMES = get_args(CpuRuntime)
+PRECISIONS = get_args(Precision)
+READ_STRATEGIES = get_args(ReadStrategy)
+EXTERNAL_FORMATS = get_args(ExternalFormat)
 
 
-@dataclass(frozen=True)
-class ExternalFeatures:
+class ExternalFeatures(Settings):
     """Features computed elsewhere (CLAM or TRIDENT layout), one folder per magnification."""
 
-    format: str
-    dirs_by_magnification: Mapping[int, Path]
+    section: ClassVar[str] = "features.external"
+    format: ExternalFormat
+    dirs: dict[int, Path]
 
+    @field_validator("dirs")
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> ExternalFeatures:
-        fmt = str(mapping.get("format", "")).lower()
-        if fmt not in EXTERNAL_FORMATS:
-            raise _config_error(f"external.format is {fmt!r}", f"use one of {EXTERNAL_FORMATS}")
-        dirs = mapping.get("dirs") or {}
-        if not isinstance(dirs, Mapping) or not dirs:
-            raise _config_error("external.dirs is empty", "give {5: dir, 10: dir, 20: dir}")
-        given = {str(magnification): Path(folder) for magnification, folder in dirs.items()}
-        if set(given) != set(map(str, MAGNIFICATIONS)):
-            raise _config_error(
-                f"external.dirs has folders for magnifications {list(dirs)}",
-                f"give one folder for each of {list(MAGNIFICATIONS)}; {FIXED_BY}",
+    def _one_folder_per_scale(cls, dirs: dict[int, Path]) -> dict[int, Path]:
+        """Patches are cut at fixed scales, so a folder of any other magnification could not be used."""
+        if set(dirs) != set(MAGNIFICATIONS):
+            raise ConfigProblem(
+                f"has folders for magnifications {sorted(dirs)}",
+                f"give one folder for each of {list(MAGNIFICATIONS)}, as {{5: dir, 10: dir, 20: dir}}; "
+                f"{FIXED_BY}",
             )
-        return cls(format=fmt, dirs_by_magnification={int(m): folder for m, folder in given.items()})
+        return dirs
 
 
-@dataclass(frozen=True)
-class ExtractionResources:
+def _auto_or_count(value: Any) -> Any:
+    """``auto`` or a count >= 0, in one message: a union's own errors would each name one alternative."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ConfigProblem(
+        f"{value!r} is neither auto nor a number of reader processes",
+        "give auto (as many as the job's CPUs can run) or a whole number >= 0",
+    )
+
+
+Workers = Annotated[Literal["auto"] | Annotated[int, Field(ge=0)], BeforeValidator(_auto_or_count)]
+
+
+class _ResourceKeys(Settings):
+    """The speed-only keys of the `features` section, shared by the section and its resources."""
+
+    batch_size: PositiveCount = 64
+    num_workers: Workers = "auto"
+    """Reader processes, or ``auto``: as many as the job's CPUs can run (see
+    :meth:`ExtractionResources.for_job`)."""
+    device: Device = "auto"
+    cpu_runtime: CpuRuntime = "onnxruntime"
+
+
+class ExtractionResources(_ResourceKeys):
     """How fast features are computed, never what they are: batch size, reader processes, device, and
     which runtime runs an fp32 backbone on the CPU (``onnxruntime``: the same network exported to ONNX,
     several times faster for CNNs; ``torch``; see :mod:`crossfusion_core.features.onnx_runtime`).
@@ -52,26 +86,7 @@ class ExtractionResources:
     them reruns nothing; they sit in the same `features` section of the config.
     """
 
-    batch_size: int = 64
-    num_workers: int | str = "auto"
-    """Reader processes, or ``auto``: as many as the job's CPUs can run (see :meth:`for_job`)."""
-    device: str = "auto"
-    cpu_runtime: str = "onnxruntime"
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> ExtractionResources:
-        resources = cls(**section_values(mapping, cls, "features", error=_config_error))
-        workers = resources.num_workers
-        if resources.batch_size < 1 or not (workers == "auto" or _is_count(workers)):
-            raise _config_error(
-                f"batch_size={resources.batch_size}, num_workers={workers!r}",
-                "batch_size >= 1, num_workers auto or >= 0",
-            )
-        if resources.device not in DEVICES:
-            raise _config_error(f"device is {resources.device!r}", f"use one of {DEVICES}")
-        if resources.cpu_runtime not in CPU_RUNTIMES:
-            raise _config_error(f"cpu_runtime is {resources.cpu_runtime!r}", f"use one of {CPU_RUNTIMES}")
-        return resources
+    section: ClassVar[str] = "features"
 
     def for_job(self, threads: int, device_type: str) -> ExtractionResources:
         """These resources with ``num_workers: auto`` resolved for a job of ``threads`` CPUs that runs
@@ -84,64 +99,47 @@ class ExtractionResources:
         """
         if self.num_workers != "auto":
             return self
-        return replace(self, num_workers=max(1, threads - 1) if device_type == "cuda" else 1)
+        return self.model_copy(update={"num_workers": max(1, threads - 1) if device_type == "cuda" else 1})
 
 
-RESOURCE_KEYS = tuple(item.name for item in fields(ExtractionResources))
+RESOURCE_KEYS = tuple(ExtractionResources.model_fields)
 """The keys of the `features` section that are resources (see :class:`ExtractionResources`)."""
 
 
-@dataclass(frozen=True)
-class FeatureSettings:
+class FeatureSettings(_ResourceKeys):
     """How patch features are computed: backbones, precision, weights, reading, and the resources.
 
-    ``resources`` holds the section's speed-only keys (``batch_size``, ``num_workers``, ``device``).
+    The resource keys sit flat in the config's `features` section, so they are this model's fields
+    too; :attr:`resources` hands them over on their own.
     """
 
-    backbones: tuple[str, ...] = ("efficientnet_lite0",)
-    precision: str = "auto"
-    weights: Mapping[str, Path] = field(default_factory=dict)
+    section: ClassVar[str] = "features"
+    backbones: Names = Field(("efficientnet_lite0",), min_length=1)
+    precision: Precision = "auto"
+    weights: Annotated[dict[str, Path], NullAsEmpty] = Field(default_factory=dict)
     external: ExternalFeatures | None = None
-    read_strategy: str = "tiles"
-    read_retries: int = 2
-    resources: ExtractionResources = field(default_factory=ExtractionResources)
+    read_strategy: ReadStrategy = "tiles"
+    read_retries: Count = Field(2, ge=0)
 
+    @field_validator("backbones")
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> FeatureSettings:
-        """Build from the config's `features` section, rejecting unknown keys and bad values."""
-        mapping = dict(mapping or {})
-        reject_unknown_keys(mapping, cls, "features", error=_config_error, known=SECTION_KEYS)
-        resources = ExtractionResources.from_mapping(
-            {k: mapping.pop(k) for k in RESOURCE_KEYS if k in mapping}
-        )
-        values = section_values(mapping, cls, "features", error=_config_error)
-        values["weights"] = {str(name): Path(path) for name, path in (values.get("weights") or {}).items()}
-        external = values.get("external")
-        values["external"] = ExternalFeatures.from_mapping(external) if external else None
-        settings = cls(**values, resources=resources)
-        settings._check()
-        return settings
+    def _each_backbone_once(cls, backbones: tuple[str, ...]) -> tuple[str, ...]:
+        return each_once(backbones, "backbone")
 
-    def _check(self) -> None:
-        if self.read_retries < 0:
-            raise _config_error(f"read_retries={self.read_retries}", "read_retries >= 0")
-        for key, value, allowed in (
-            ("precision", self.precision, PRECISIONS),
-            ("read_strategy", self.read_strategy, READ_STRATEGIES),
-        ):
-            if value not in allowed:
-                raise _config_error(f"{key} is {value!r}", f"use one of {allowed}")
+    @model_validator(mode="after")
+    def _registered_backbones(self) -> Self:
+        """Backbone names are the registry's (features/backbones.py), unless the features come from
+        elsewhere (``external``: the names only label the folders)."""
+        listed = {("backbones", index): name for index, name in enumerate(self.backbones)}
+        if self.external is not None:
+            listed = {}
+        weighted = {("weights", name): name for name in self.weights}
+        for key, name in {**listed, **weighted}.items():
+            if name not in BACKBONES:
+                raise ConfigProblem(f"{name!r} is not a backbone", choose(name, BACKBONES), key=key)
+        return self
 
-
-SECTION_KEYS = (
-    tuple(item.name for item in fields(FeatureSettings) if item.name != "resources") + RESOURCE_KEYS
-)
-"""Every key of the config's `features` section."""
-
-
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _config_error(problem: str, fix: str) -> PipelineInputError:
-    return PipelineInputError(Path("config/config.yaml"), f"section `features`: {problem}", fix)
+    @property
+    def resources(self) -> ExtractionResources:
+        """The speed-only keys (batch size, readers, device, CPU runtime), as extraction jobs get them."""
+        return ExtractionResources(**{key: getattr(self, key) for key in RESOURCE_KEYS})

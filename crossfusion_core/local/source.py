@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import ClassVar, Literal
 
-from crossfusion_core.settings import reject_unknown_keys, require
-
-KIND = "local"
+from crossfusion_core.settings import Settings
+from crossfusion_core.source_paths import GivenPath, OptionalPath
 
 
-@dataclass(frozen=True)
-class LocalSource:
+class LocalSource(Settings):
     """Where a local cohort's slides and clinical data are listed; paths are relative to the run folder.
 
     ``splits_dir``: optional folder of fold files (``splits_{k}.csv``, the original study's format) to
@@ -21,24 +16,13 @@ class LocalSource:
     slides without survival, which only a deployment target may be (the config checks say so).
     """
 
-    slide_sheet: Path
-    clinical_table: Path | None = None
-    splits_dir: Path | None = None
+    section: ClassVar[str] = "source"
+    kind: Literal["local"] = "local"
+    slide_sheet: GivenPath
+    clinical_table: OptionalPath = None
+    splits_dir: OptionalPath = None
 
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> LocalSource:
-        values = dict(mapping)
-        require(values.pop("kind", KIND) == KIND, "source", "kind is not 'local'", "set source.kind: local")
-        reject_unknown_keys(values, cls, "source")
-        require(
-            bool(values.get("slide_sheet")),
-            "source",
-            "slide_sheet is missing",
-            "see config/cohorts/local_example.yaml",
-        )
-        clinical_table, splits_dir = values.get("clinical_table"), values.get("splits_dir")
-        return cls(
-            slide_sheet=Path(values["slide_sheet"]),
-            clinical_table=Path(clinical_table) if clinical_table else None,
-            splits_dir=Path(splits_dir) if splits_dir else None,
-        )
+    @property
+    def has_survival(self) -> bool:
+        """Whether the cohort can be trained and scored: its patients' survival is in a clinical table."""
+        return self.clinical_table is not None

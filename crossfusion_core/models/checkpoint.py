@@ -11,7 +11,6 @@ through this module, so the file has one layout.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,9 +22,11 @@ from torch import nn
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import atomic_path
 from crossfusion_core.models.ensemble import SeedEnsemble
+from crossfusion_core.models.options import ModelOptions
 from crossfusion_core.models.registry import build_model, model_options
 from crossfusion_core.models.standardized import Standardized
 from crossfusion_core.scales import SCALES
+from crossfusion_core.training.settings import FoldTrainingSettings, TrainingSettings
 
 REQUIRED_KEYS = ("model_name", "model_options", "backbone_dim", "n_bins", "bin_edges", "state_dict")
 """Keys every ``model.pt`` has; ``best_epoch``, ``protocol``, ``input_standardization`` (the fold's
@@ -40,14 +41,15 @@ class CheckpointInfo:
 
     ``bin_edges``: the time-bin edges in months (None when unknown, e.g. a converted checkpoint);
     ``best_epoch`` and ``protocol``: which epoch training kept and under which selection rule (None
-    for checkpoints that were not trained here); ``backbone``: the name of the features' backbone;
+    for checkpoints that were not trained here; ``best_epoch`` None for a model fitted in closed form,
+    which ran no epochs); ``backbone``: the name of the features' backbone;
     ``scales``: one ``{"group", "magnification", "mpp"}`` per scale of the bags it was trained on;
-    ``training_settings``: the ``training`` section it was trained under, without the model options
-    (stored above). The last three are None when the file does not record them.
+    ``training_settings``: the fold-level ``training`` settings it was trained under (its options are
+    stored above). The last three are None when the file does not record them.
     """
 
     model_name: str
-    model_options: Mapping[str, Any]
+    model_options: ModelOptions
     backbone_dim: int
     n_bins: int
     bin_edges: tuple[float, ...] | None
@@ -55,14 +57,14 @@ class CheckpointInfo:
     protocol: str | None = None
     backbone: str | None = None
     scales: tuple[Mapping[str, Any], ...] | None = None
-    training_settings: Mapping[str, Any] | None = None
+    training_settings: FoldTrainingSettings | None = None
 
 
 def save_checkpoint(
     path: str | Path,
     model: nn.Module,
     model_name: str,
-    options: Mapping[str, Any] | None,
+    options: ModelOptions | Mapping[str, Any] | None,
     backbone_dim: int,
     n_bins: int,
     bin_edges: Sequence[float] | None,
@@ -70,7 +72,7 @@ def save_checkpoint(
     best_epoch: int | None = None,
     protocol: str | None = None,
     backbone: str | None = None,
-    training_settings: Mapping[str, Any] | None = None,
+    training_settings: FoldTrainingSettings | None = None,
 ) -> None:
     """Write the checkpoint atomically; ``options`` are checked and stored with every default filled in.
 
@@ -85,7 +87,7 @@ def save_checkpoint(
         model = model.model
     payload = {
         "model_name": model_name,
-        "model_options": dataclasses.asdict(model_options(model_name, options)),
+        "model_options": model_options(model_name, options).model_dump(mode="json"),
         "backbone_dim": int(backbone_dim),
         "n_bins": int(n_bins),
         "bin_edges": None if bin_edges is None else [float(edge) for edge in bin_edges],
@@ -95,23 +97,28 @@ def save_checkpoint(
         "input_standardization": standardization,
         "backbone": backbone,
         "scales": [{"group": s.group, "magnification": s.magnification, "mpp": s.mpp} for s in SCALES],
-        "training_settings": None if training_settings is None else json.loads(json.dumps(training_settings)),
+        "training_settings": _recorded(training_settings),
         "ensemble_size": len(model.members) if isinstance(model, SeedEnsemble) else 1,
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
 
+def _recorded(training_settings: FoldTrainingSettings | None) -> dict[str, Any] | None:
+    """The fold-level settings as plain JSON values (also of a whole ``training`` section)."""
+    return None if training_settings is None else training_settings.fold_settings.model_dump(mode="json")
+
+
 def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
     """The checkpoint's fields without building the model (what evaluation needs: the bin edges)."""
-    return _info(_read(path))
+    return _info(_read(path), path)
 
 
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, CheckpointInfo]:
     """The model (in eval mode, on the CPU) and the checkpoint's other fields; behind its feature
     standardisation when the checkpoint has one."""
     payload = _read(path)
-    info = _info(payload)
+    info = _info(payload, path)
     standardization = payload.get("input_standardization")
     components = None if standardization is None else standardization.get("components")
     width = info.backbone_dim if components is None else components.shape[-1]
@@ -159,11 +166,18 @@ def _read(path: str | Path) -> dict[str, Any]:
     return dict(payload)
 
 
-def _info(payload: Mapping[str, Any]) -> CheckpointInfo:
+def _info(payload: Mapping[str, Any], path: str | Path) -> CheckpointInfo:
     edges = payload["bin_edges"]
+    try:
+        options = model_options(payload["model_name"], payload["model_options"])
+        training = _training_settings(payload.get("training_settings"))
+    except PipelineInputError as error:
+        raise PipelineInputError(
+            path, f"the stored settings are not valid here: {error.problem}", "retrain this fold"
+        ) from None
     return CheckpointInfo(
         model_name=payload["model_name"],
-        model_options=dict(payload["model_options"]),
+        model_options=options,
         backbone_dim=int(payload["backbone_dim"]),
         n_bins=int(payload["n_bins"]),
         bin_edges=None if edges is None else tuple(float(edge) for edge in edges),
@@ -171,5 +185,11 @@ def _info(payload: Mapping[str, Any]) -> CheckpointInfo:
         protocol=payload.get("protocol"),
         backbone=payload.get("backbone"),
         scales=None if payload.get("scales") is None else tuple(dict(scale) for scale in payload["scales"]),
-        training_settings=payload.get("training_settings"),
+        training_settings=training,
     )
+
+
+def _training_settings(stored: Mapping[str, Any] | None) -> FoldTrainingSettings | None:
+    """The recorded fold-level settings; files written before the fold slice existed hold the whole
+    section (with ``models`` and ``final_model``), which reads as a section and keeps its slice."""
+    return None if stored is None else TrainingSettings.from_mapping(stored).fold_settings

@@ -18,6 +18,9 @@ as every other model; its fitted statistics are buffers of the state dict. The f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -59,6 +62,17 @@ class LinearProbe(nn.Module):
         self.register_buffer("components", nn.init.orthogonal_(torch.empty(n_features, n_reduced)))
         self.register_buffer("bin_baseline_hazard", torch.ones(n_bins))
         self.head = nn.Linear(n_reduced, 1 if head == "cox" else n_bins)
+
+    @torch.no_grad()
+    def fit(self, items: Sequence[tuple], bin_edges: np.ndarray, alpha: float) -> None:
+        """The closed-form fit (``models.interface.ClosedFormModel``) by ``training.probe_fit``, imported
+        here: it needs scikit-learn, which building or scoring a probe does not. Items are read once."""
+        from crossfusion_core.training.probe_fit import ProbeTargets, fit_linear_probe
+
+        rows = [(self.pooled(*(x.to(self.center.device) for x in item[:3])), *item[3:6]) for item in items]
+        pooled, label_bin, months, censorship = zip(*rows, strict=True)
+        labels = np.array(months, float), np.array(censorship, int), np.array(label_bin, int)
+        fit_linear_probe(self, torch.cat(pooled), ProbeTargets(*labels, bin_edges, alpha))
 
     def pooled(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> torch.Tensor:
         """(1, n_features): per chosen scale the mean (and max or std) over patches, scales concatenated."""

@@ -20,21 +20,26 @@ from crossfusion_core.models.pad_transformer import PadTransformer
 
 
 class PadTransformerMIL(nn.Module):
-    """Projection, optional branch Pad-Transformer, class-token Pad-Transformer, linear head."""
+    """Projection, optional branch Pad-Transformer, class-token Pad-Transformer, linear head.
+
+    Its sizes have no defaults here: ``transmil`` and ``crossfusion_single`` differ in heads and
+    dropouts, and their options models (``models.options``) are the one place those defaults live.
+    """
 
     def __init__(
         self,
         backbone_dim: int,
-        n_bins: int = 4,
-        embed_dim: int = 512,
-        num_heads: int = 4,
-        num_layers: int = 1,
-        mlp_ratio: float = 2.0,
-        dropout: float = 0.3,
-        attn_dropout: float = 0.2,
-        qkv_bias: bool = True,
-        scale: str = "source",
-        branch: bool = True,
+        n_bins: int,
+        *,
+        embed_dim: int,
+        num_heads: int,
+        num_layers: int,
+        mlp_ratio: float,
+        dropout: float,
+        attn_dropout: float,
+        qkv_bias: bool,
+        scale: str,
+        branch: bool,
     ) -> None:
         super().__init__()
         transformer = dict(

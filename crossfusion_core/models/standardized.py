@@ -31,8 +31,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-MIN_SPREAD = 1e-6
-"""Feature dimensions whose spread over the training patches is below this are centred, not scaled."""
+from crossfusion_core.models.whitening import unscaled_if_constant, whitened_axes
 
 
 class Standardized(nn.Module):
@@ -103,8 +102,7 @@ def fit_standardization(model: Standardized, items: Sequence[tuple]) -> None:
         variance = torch.diagonal(second, dim1=-2, dim2=-1)
     else:
         variance = second / counts.clamp_min(1) - center.square()
-    spread = variance.clamp_min(0).sqrt()
-    spread[spread < MIN_SPREAD] = 1.0
+    spread = unscaled_if_constant(variance.clamp_min(0).sqrt())
     model.center.copy_(center)
     model.spread.copy_(spread)
     if full:
@@ -135,8 +133,7 @@ def _patient_axes(
             moments[1, row] += projected.square().sum(dim=0)
             counts[row] += projected.shape[0]
     mean = moments[0] / counts.clamp_min(1)
-    patch_std = (moments[1] / counts.clamp_min(1) - mean.square()).clamp_min(0).sqrt().clamp_min(MIN_SPREAD)
-    return (axes / patch_std.unsqueeze(1)).to(out.dtype)
+    return whitened_axes(axes, moments[1] / counts.clamp_min(1) - mean.square()).to(out.dtype)
 
 
 def _padded(axes: torch.Tensor, k: int) -> torch.Tensor:
@@ -148,5 +145,4 @@ def _whitened_leading_axes(correlation: torch.Tensor, n_components: int) -> torc
     """(3, D, k): per scale the ``k`` leading eigenvectors, each divided by the root of its eigenvalue
     (unit variance per component on the training patches)."""
     eigenvalues, eigenvectors = torch.linalg.eigh(correlation)
-    leading = eigenvalues.flip(-1)[:, :n_components].clamp_min(MIN_SPREAD)
-    return eigenvectors.flip(-1)[:, :, :n_components] / leading.sqrt().unsqueeze(-2)
+    return whitened_axes(eigenvectors.flip(-1)[:, :, :n_components], eigenvalues.flip(-1)[:, :n_components])

@@ -8,7 +8,6 @@ map answers the question a pathologist asks: which regions rank highest for this
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,29 +202,27 @@ def paint_slide(
     return [scale.magnification for scale in scales]
 
 
-def heatmap_targets(predictions: pd.DataFrame, extra_slides: tuple[str, ...]) -> dict[str, tuple[str, str]]:
-    """Output name -> (slide id, figure title) for the fold's extreme patients and configured slides.
+def held_out_title(name: str, slide_id: str, held_out: pd.Series) -> str:
+    """A heatmap's title: what it shows, the patient, the slide and its held-out risk."""
+    return f"{name.replace('_', ' ')}: {held_out['case_id']}, {slide_id} (risk {held_out['risk']:.3f})"
 
-    The highest- and lowest-risk held-out patients are shown through their first slide. A configured
-    slide is painted only in the fold that holds its patient out, so every map comes from a model that
-    never trained on that slide.
-    """
-    held_out = {
+
+def held_out_rows(predictions: pd.DataFrame) -> dict[str, pd.Series]:
+    """Slide id -> the prediction row of its patient, for every slide held out in this fold."""
+    return {
         first_slide(slide): row for _, row in predictions.iterrows() for slide in row["slide_ids"].split(";")
     }
+
+
+def heatmap_targets(predictions: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Output name -> (slide id, figure title) for the fold's highest- and lowest-risk held-out patients,
+    each shown through its first slide."""
+    held_out = held_out_rows(predictions)
     chosen = {
         "highest_risk": first_slide(predictions.loc[predictions["risk"].idxmax(), "slide_ids"]),
         "lowest_risk": first_slide(predictions.loc[predictions["risk"].idxmin(), "slide_ids"]),
     }
-    chosen.update({slide_id: slide_id for slide_id in extra_slides if slide_id in held_out})
-    return {
-        name: (
-            slide_id,
-            f"{name.replace('_', ' ')}: {held_out[slide_id]['case_id']}, {slide_id} "
-            f"(risk {held_out[slide_id]['risk']:.3f})",
-        )
-        for name, slide_id in chosen.items()
-    }
+    return {name: (slide, held_out_title(name, slide, held_out[slide])) for name, slide in chosen.items()}
 
 
 def paint_heatmaps(
@@ -236,7 +233,7 @@ def paint_heatmaps(
     settings: HeatmapSettings,
     out_dir: str | Path,
 ) -> dict[str, Path]:
-    """Paint the fold's heatmaps into ``out_dir``: ``highest_risk.png``, ``lowest_risk.png``, ``{slide}.png``.
+    """Paint the fold's heatmaps into ``out_dir``: ``highest_risk.png`` and ``lowest_risk.png``.
 
     ``feature_dirs`` maps 5/10/20 to the folders of per-slide feature files; ``slide_paths`` maps a
     slide id (no ``.svs``) to its file. Each slide is scored on its own bag, even for a patient with
@@ -246,7 +243,7 @@ def paint_heatmaps(
     predictions = read_predictions(prediction_csv)
     lookup = slide_paths.__getitem__ if isinstance(slide_paths, Mapping) else slide_paths
     written = {}
-    for name, (slide_id, title) in heatmap_targets(predictions, settings.slides).items():
+    for name, (slide_id, title) in heatmap_targets(predictions).items():
         out_path = Path(out_dir) / f"{name}.png"
         paint_slide(
             [model],
@@ -259,7 +256,30 @@ def paint_heatmaps(
             out_path,
         )
         written[name] = out_path
-    unpainted = sorted(set(settings.slides) - set(written))
-    if unpainted:
-        warnings.warn(f"{prediction_csv}: slides {unpainted} are not held out in this fold", stacklevel=2)
     return written
+
+
+def paint_held_out_slide(
+    folds: Sequence[tuple[str | Path, str | Path]],
+    slide_id: str,
+    slide_path: Path,
+    feature_dirs: Mapping[int, Path],
+    settings: HeatmapSettings,
+    out_path: Path,
+) -> int:
+    """Paint ``slide_id`` (a `heatmaps.slides` entry) with the model of the fold that held its patient out,
+    so the map comes from a model that never trained on it; return that fold's index.
+
+    ``folds`` are (checkpoint, predictions.csv) of the folds of one repeat: which fold holds a patient out
+    is only known once the splits are made, so the job reads it from the predictions.
+    """
+    for index, (checkpoint, prediction_csv) in enumerate(folds):
+        held_out = held_out_rows(read_predictions(prediction_csv))
+        if slide_id in held_out:
+            model, meta = load_checkpoint(checkpoint)
+            title = held_out_title(f"fold {index}", slide_id, held_out[slide_id])
+            paint_slide(
+                [model], slide_id, slide_path, feature_dirs, meta.backbone_dim, title, settings, out_path
+            )
+            return index
+    raise ValueError(f"slide {slide_id} is held out in none of the folds {[str(p) for _, p in folds]}")

@@ -2,60 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import ClassVar, Literal, get_args
 
 import matplotlib
+from pydantic import Field, field_validator
 
-from crossfusion_core.settings import require, section_values
+from crossfusion_core.settings import ConfigProblem, Names, PositiveCount, Settings, each_once
 
-KM_GROUPS = {"median": 2, "tertiles": 3}
-FIGURE_FORMATS = ("png", "pdf", "svg")
+KmGroups = Literal["median", "tertiles"]
+KM_GROUPS = dict(zip(get_args(KmGroups), (2, 3), strict=True))
+"""How many risk groups each grouping makes."""
+FigureFormat = Literal["png", "pdf", "svg"]
+FIGURE_FORMATS = get_args(FigureFormat)
 """What :func:`crossfusion_core.plots.figures.save_figure` writes (matplotlib's own writers)."""
-DEFAULT_FIGURE_FORMATS = ("png", "pdf")
+DEFAULT_FIGURE_FORMATS: tuple[FigureFormat, ...] = ("png", "pdf")
+HeatmapScore = Literal["attention", "attribution"]
+HEATMAP_SCORES = get_args(HeatmapScore)
 
 
-@dataclass(frozen=True)
-class KmSettings:
+class KmSettings(Settings):
     """How out-of-fold risks are grouped for the Kaplan-Meier figure.
 
     ``groups``: median (two groups) or tertiles (three); ``confidence_level`` of the bands;
     ``formats``: the files written (png for the report, pdf or svg for papers; each goes in the report).
     """
 
-    groups: str = "median"
-    confidence_level: float = 0.95
-    formats: tuple[str, ...] = DEFAULT_FIGURE_FORMATS
+    section: ClassVar[str] = "km"
+    groups: KmGroups = "median"
+    confidence_level: float = Field(0.95, gt=0, lt=1)
+    formats: tuple[FigureFormat, ...] = Field(DEFAULT_FIGURE_FORMATS, min_length=1)
 
     @property
     def n_groups(self) -> int:
         return KM_GROUPS[self.groups]
 
+    @field_validator("formats")
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> KmSettings:
-        settings = cls(**section_values(mapping, cls, "km"))
-        require(settings.groups in KM_GROUPS, "km", f"groups={settings.groups!r}", f"use {list(KM_GROUPS)}")
-        require(
-            0 < settings.confidence_level < 1,
-            "km",
-            f"confidence_level={settings.confidence_level}",
-            "use 0.95",
-        )
-        require(
-            bool(settings.formats) and set(settings.formats) <= set(FIGURE_FORMATS),
-            "km",
-            f"formats={list(settings.formats)}",
-            f"use a subset of {list(FIGURE_FORMATS)}",
-        )
-        return settings
+    def _each_format_once(cls, formats: tuple[str, ...]) -> tuple[str, ...]:
+        return each_once(formats, "format")
 
 
-HEATMAP_SCORES = ("attention", "attribution")
-
-
-@dataclass(frozen=True)
-class HeatmapSettings:
+class HeatmapSettings(Settings):
     """What attention heatmaps are painted and how.
 
     ``slides``: extra slide ids to paint (each in the fold where its patient is held out); ``score``:
@@ -66,34 +53,18 @@ class HeatmapSettings:
     opacity of the scores over the tissue.
     """
 
-    slides: tuple[str, ...] = ()
-    score: str = "attention"
-    chunk_size: int = 1024
-    thumbnail_mpp: float = 16.0
+    section: ClassVar[str] = "heatmaps"
+    slides: Names = ()
+    score: HeatmapScore = "attention"
+    chunk_size: PositiveCount = 1024
+    thumbnail_mpp: float = Field(16.0, gt=0)
     colormap: str = "inferno"
-    overlay_alpha: float = 0.6
+    overlay_alpha: float = Field(0.6, gt=0, le=1)
 
+    @field_validator("colormap")
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> HeatmapSettings:
-        mapping = dict(mapping or {})
-        mapping["slides"] = mapping.get("slides") or ()  # `slides:` with nothing under it reads as None
-        values = section_values(mapping, cls, "heatmaps")
-        settings = cls(**values)
-        require(
-            settings.colormap in matplotlib.colormaps,
-            "heatmaps",
-            f"colormap={settings.colormap!r} is not a matplotlib colormap",
-            "use e.g. inferno or viridis",
-        )
-        require(settings.chunk_size > 0, "heatmaps", f"chunk_size={settings.chunk_size}", "use 1024")
-        require(
-            settings.score in HEATMAP_SCORES,
-            "heatmaps",
-            f"score={settings.score!r} is not one of {HEATMAP_SCORES}",
-            "use attention (what the model reads) or attribution (where its risk comes from)",
-        )
-        require(settings.thumbnail_mpp > 0, "heatmaps", f"thumbnail_mpp={settings.thumbnail_mpp}", "use 16")
-        require(
-            0 < settings.overlay_alpha <= 1, "heatmaps", f"overlay_alpha={settings.overlay_alpha}", "use 0.6"
-        )
-        return settings
+    def _known_colormap(cls, colormap: str) -> str:
+        """Checked here so a misspelt colormap fails at the dry run, not after every model is trained."""
+        if colormap not in matplotlib.colormaps:
+            raise ConfigProblem(f"{colormap!r} is not a matplotlib colormap", "use e.g. inferno or viridis")
+        return colormap

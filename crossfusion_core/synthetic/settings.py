@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, ClassVar
 
-from crossfusion_core.settings import require, section_values
+from pydantic import Field, field_validator
+
+from crossfusion_core.settings import ConfigProblem, Count, PositiveCount, Settings
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
-@dataclass(frozen=True)
-class SyntheticSettings:
+class SyntheticSettings(Settings):
     """Size and survival model of the built-in cohort (the defaults are the demo's, config/config.yaml).
 
     ``tissue_size_um`` bounds the extent of one slide's tissue: 1.5-2.0 mm gives roughly 25-50 patches
@@ -26,44 +27,26 @@ class SyntheticSettings:
     phenotype does.
     """
 
-    seed: int = 7
-    n_patients: int = 100
-    second_slide_fraction: float = 0.05
-    fraction_40x: float = 0.5
-    two_piece_fraction: float = 0.05
-    pen_mark_fraction: float = 0.05
+    section: ClassVar[str] = "synthetic"
+    seed: Count = Field(7, ge=0)
+    n_patients: PositiveCount = 100
+    second_slide_fraction: Fraction = 0.05
+    fraction_40x: Fraction = 0.5
+    two_piece_fraction: Fraction = 0.05
+    pen_mark_fraction: Fraction = 0.05
     tissue_size_um: tuple[float, float] = (1500.0, 2000.0)
-    censoring_rate: float = 0.25
-    baseline_hazard_per_month: float = 0.03
+    censoring_rate: float = Field(0.25, ge=0, lt=1)
+    baseline_hazard_per_month: float = Field(0.03, gt=0)
     risk_effect: float = 2.0
 
+    @field_validator("tissue_size_um")
     @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> SyntheticSettings:
-        settings = cls(**section_values(mapping, cls, "synthetic"))
-        settings._check()
-        return settings
-
-    def _check(self) -> None:
-        require(self.n_patients >= 1, "synthetic", f"n_patients={self.n_patients}", "use at least 1")
-        for name in ("second_slide_fraction", "fraction_40x", "two_piece_fraction", "pen_mark_fraction"):
-            value = getattr(self, name)
-            require(0 <= value <= 1, "synthetic", f"{name}={value} is not a fraction", "use 0..1")
-        require(
-            0 <= self.censoring_rate < 1,
-            "synthetic",
-            f"censoring_rate={self.censoring_rate}",
-            "use 0 <= censoring_rate < 1",
-        )
-        low, high = self.tissue_size_um if len(self.tissue_size_um) == 2 else (0, -1)
-        require(
-            300 <= low <= high,
-            "synthetic",
-            f"tissue_size_um={list(self.tissue_size_um)} is not [min, max] with min >= 300",
-            "use e.g. [1500, 2400]",
-        )
-        require(
-            self.baseline_hazard_per_month > 0,
-            "synthetic",
-            f"baseline_hazard_per_month={self.baseline_hazard_per_month}",
-            "use a positive rate such as 0.03",
-        )
+    def _tissue_range(cls, size: tuple[float, float]) -> tuple[float, float]:
+        """Two bounds of one range: drawing a size between them needs the smaller first."""
+        low, high = size
+        if not 300 <= low <= high:
+            raise ConfigProblem(
+                f"{list(size)} is not [min, max] with 300 <= min <= max",
+                "use e.g. [1500, 2400]",
+            )
+        return size

@@ -3,13 +3,13 @@
 Outputs in ``out_dir``: ``model.pt``, ``predictions.csv`` (held-out patients), ``training_risks.csv``
 (the fold's training patients, scored by the same model: the reference for risk groups), ``epochs.csv``.
 Which items are fitted, which select and how bins are cut is ``fold_data``'s business; how long training
-runs and at which learning rate, ``schedule``'s. Models of the registry marked ``closed_form`` (the
-linear probe) are fitted in one pass instead of by epochs.
+runs and at which learning rate, ``schedule``'s. Every model goes through the same path; one with a
+closed-form fit (``models.interface.ClosedFormModel``: the linear probe) is fitted in one pass instead of
+by epochs, and its ``epochs.csv`` has no rows.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -29,6 +29,8 @@ from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.models import registry
 from crossfusion_core.models.checkpoint import save_checkpoint
 from crossfusion_core.models.ensemble import SeedEnsemble
+from crossfusion_core.models.interface import ClosedFormModel
+from crossfusion_core.models.options import ModelOptions
 from crossfusion_core.models.standardized import Standardized, fit_standardization
 from crossfusion_core.training.fold_data import FoldData, fold_data
 from crossfusion_core.training.loop import (
@@ -40,11 +42,10 @@ from crossfusion_core.training.loop import (
     windows,
 )
 from crossfusion_core.training.outputs import prediction_table, write_fold_outputs
-from crossfusion_core.training.probe_fit import ProbeTargets, fit_linear_probe
 from crossfusion_core.training.resume import ResumeState, fingerprint
 from crossfusion_core.training.sampling import epoch_order
 from crossfusion_core.training.schedule import Budget, learning_rate_schedule, training_budget
-from crossfusion_core.training.settings import TrainingSettings
+from crossfusion_core.training.settings import FoldTrainingSettings
 
 LOGGER = logging.getLogger(__name__)
 MEMBER_PREFIX = ".member_"
@@ -54,9 +55,9 @@ original's choice); ``adamw`` decays the weights themselves, a real pull towards
 
 
 def train_fold(
-    settings: TrainingSettings,
+    settings: FoldTrainingSettings,
     model_name: str,
-    model_options: Mapping[str, Any],
+    model_options: ModelOptions | Mapping[str, Any],
     survival_csv: Path,
     split_csv: Path,
     feature_dirs: Mapping[int, Path],
@@ -91,9 +92,9 @@ def train_fold(
 
 
 def train_on_split(
-    settings: TrainingSettings,
+    settings: FoldTrainingSettings,
     model_name: str,
-    model_options: Mapping[str, Any],
+    model_options: ModelOptions | Mapping[str, Any],
     survival_csv: Path,
     split: FoldSplit,
     split_source: Path,
@@ -113,19 +114,13 @@ def train_on_split(
     torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
     device = resolve_device(settings.device)
     data = fold_data(settings, Path(survival_csv), Path(split_source), split, feature_dirs)
-    checked_options = dataclasses.asdict(registry.model_options(model_name, model_options))
+    checked_options = registry.model_options(model_name, model_options).model_dump()
     run_id = fingerprint(
         [_fingerprint_settings(settings), model_name, checked_options, split, data.bin_edges.tolist()]
     )
     loss = LossSettings(settings.loss, settings.alpha)
     with _deterministic():
-        if registry.fits_in_closed_form(model_name):
-            model = _new_model(settings, model_name, checked_options, data, device)
-            state = _fit_closed_form(model, data, loss, device, run_id, settings.precision)
-        else:
-            model, state = _train_ensemble(
-                settings, model_name, checked_options, data, device, out_dir, run_id
-            )
+        model, state = _trained_model(settings, model_name, checked_options, data, device, out_dir, run_id)
         precision = settings.precision
         held_out = (
             prediction_table(
@@ -164,12 +159,9 @@ def _fold_number(split_csv: Path) -> int:
     return int(match.group(1))
 
 
-def _fingerprint_settings(settings: TrainingSettings) -> dict[str, Any]:
-    """Settings that change results; ``models``, ``device`` and the cache size do not."""
-    values = dataclasses.asdict(settings)
-    for name in ("models", "device", "feature_cache_mb", "model_options"):
-        values.pop(name)
-    return values
+def _fingerprint_settings(settings: FoldTrainingSettings) -> dict[str, Any]:
+    """Settings that change results; ``device`` and the cache size do not."""
+    return settings.fold_settings.model_dump(exclude={"device", "feature_cache_mb"})
 
 
 @contextmanager
@@ -204,12 +196,16 @@ def _deterministic() -> Iterator[None]:
 
 
 def _new_model(
-    settings: TrainingSettings, name: str, options: Mapping[str, Any], data: FoldData, device: torch.device
+    settings: FoldTrainingSettings,
+    name: str,
+    options: Mapping[str, Any],
+    data: FoldData,
+    device: torch.device,
 ) -> torch.nn.Module:
     """The freshly initialised model, behind the fold's feature standardisation when it is trained by
     gradient steps and ``standardize_features`` is on (a closed-form model standardises its own inputs)."""
     torch.manual_seed(settings.seed)
-    if not settings.standardize_features or registry.fits_in_closed_form(name):
+    if not settings.standardize_features or issubclass(registry.model_type(name), ClosedFormModel):
         return registry.build_model(name, data.backbone_dim, settings.n_bins, options).to(device)
     width = settings.input_components or data.backbone_dim
     model = Standardized(
@@ -222,8 +218,8 @@ def _new_model(
     return model.to(device)
 
 
-def _train_ensemble(
-    settings: TrainingSettings,
+def _trained_model(
+    settings: FoldTrainingSettings,
     name: str,
     options: Mapping[str, Any],
     data: FoldData,
@@ -233,13 +229,14 @@ def _train_ensemble(
 ) -> tuple[torch.nn.Module, ResumeState]:
     """The trained model: one, or ``settings.ensemble`` members trained from seeds ``seed``, ``seed + 1``,
     ... and joined (``models.ensemble``). Each member resumes from its own hidden folder
-    (``.member_{i}/``), so a killed fold keeps its finished members."""
-    if settings.ensemble == 1:
+    (``.member_{i}/``), so a killed fold keeps its finished members. A closed-form model is fitted once:
+    its fit does not depend on the seed, so members would be copies."""
+    if settings.ensemble == 1 or issubclass(registry.model_type(name), ClosedFormModel):
         model = _new_model(settings, name, options, data, device)
-        return model, _run_epochs(settings, model, data, device, out_dir, run_id)
+        return model, _train(settings, model, data, device, out_dir, run_id)
     members, states = [], []
     for index in range(settings.ensemble):
-        member_settings = dataclasses.replace(settings, seed=settings.seed + index)
+        member_settings = settings.model_copy(update={"seed": settings.seed + index})
         member = _new_model(member_settings, name, options, data, device)
         member_dir = out_dir / f"{MEMBER_PREFIX}{index}"
         states.append(
@@ -270,43 +267,25 @@ def _mean_history(states: list[ResumeState]) -> ResumeState:
     return states[0]
 
 
-def _fit_closed_form(
+def _train(
+    settings: FoldTrainingSettings,
     model: torch.nn.Module,
     data: FoldData,
-    loss: LossSettings,
     device: torch.device,
+    out_dir: Path,
     run_id: str,
-    precision: str,
 ) -> ResumeState:
-    """Fit a closed-form model on the fit items; its one log row scores the fit and selection sets."""
-    with torch.no_grad():
-        pooled = torch.cat([model.pooled(*(x.to(device) for x in item[:3])) for item in data.fit])
-    bags = data.fit.bags
-    targets = ProbeTargets(
-        survival_months=np.array([bag.survival_months for bag in bags], float),
-        censorship=np.array([bag.censorship for bag in bags], int),
-        label_bin=np.array([bag.label_bin for bag in bags], int),
-        bin_edges=data.bin_edges,
-        alpha=loss.alpha,
-    )
-    fit_linear_probe(model, pooled, targets)
-    state = ResumeState(run_id)
-    fitted = evaluate(model, data.fit, loss, device, precision=precision, with_cindex=False)
-    selection = _selection_score(model, data, loss, device, precision)
-    _record_epoch(state, model, 0, fitted.loss, selection, math.nan)
-    state.steps_done = 1
-    state.history[-1]["steps"] = 1
-    return state
-
-
-def _selection_score(
-    model: torch.nn.Module, data: FoldData, loss: LossSettings, device: torch.device, precision: str
-) -> Evaluation | None:
-    return None if data.select is None else evaluate(model, data.select, loss, device, precision=precision)
+    """Train ``model`` on the fit items: by epochs, or by its own ``fit`` in one pass when it has a closed
+    form (its state then records no epoch, as it ran none, and there is nothing to resume)."""
+    if not isinstance(model, ClosedFormModel):
+        return _run_epochs(settings, model, data, device, out_dir, run_id)
+    model.fit(data.fit, data.bin_edges, settings.alpha)
+    LOGGER.info("fitted in closed form on %d training items", len(data.fit))
+    return ResumeState(run_id)
 
 
 def _run_epochs(
-    settings: TrainingSettings,
+    settings: FoldTrainingSettings,
     model: torch.nn.Module,
     data: FoldData,
     device: torch.device,
@@ -352,7 +331,9 @@ def _run_epochs(
         )
         schedule.after_epoch()
         state.steps_done += len(steps)
-        selection = _selection_score(model, data, loss, device, settings.precision)
+        selection = None
+        if data.select is not None:
+            selection = evaluate(model, data.select, loss, device, precision=settings.precision)
         _record_epoch(state, model, epoch, train_loss, selection, lr, settings.selection_warmup_epochs)
         state.history[-1]["steps"] = state.steps_done
         state.model, state.optimizer = model.state_dict(), optimizer.state_dict()
@@ -362,7 +343,7 @@ def _run_epochs(
     return state
 
 
-def _should_stop(state: ResumeState, settings: TrainingSettings) -> bool:
+def _should_stop(state: ResumeState, settings: FoldTrainingSettings) -> bool:
     patience = settings.early_stopping_patience
     return (
         patience is not None
@@ -378,7 +359,7 @@ def _record_epoch(
     train_loss: float,
     selection: Evaluation | None,
     lr: float,
-    warmup_epochs: int = 0,
+    warmup_epochs: int,
 ) -> None:
     """Append the epoch to the history; keep its weights if it is the best selectable epoch so far.
 
@@ -429,13 +410,11 @@ def _write_checkpoint(
     options: Mapping[str, Any],
     data: FoldData,
     state: ResumeState,
-    settings: TrainingSettings,
+    settings: FoldTrainingSettings,
     backbone: str | None,
 ) -> None:
     """The checkpoint with what a deployment on another cohort checks: the backbone and the training
     settings (the model options are stored on their own)."""
-    training_settings = dataclasses.asdict(settings)
-    training_settings.pop("model_options")
     save_checkpoint(
         path,
         model,
@@ -444,8 +423,8 @@ def _write_checkpoint(
         data.backbone_dim,
         settings.n_bins,
         data.bin_edges.tolist(),
-        best_epoch=state.best_epoch,
+        best_epoch=state.best_epoch if state.epochs_done else None,
         protocol=settings.selection_label,
         backbone=backbone,
-        training_settings=training_settings,
+        training_settings=settings.fold_settings,
     )

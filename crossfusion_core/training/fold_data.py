@@ -3,9 +3,9 @@
 - ``honest`` + ``selection: final``: every training patient is fitted; nothing selects.
 - ``honest`` + ``selection: inner_validation``: a stratified inner split of the training patients
   (time bin x censorship, by patient) selects the epoch.
-- ``reference``: the held-out fold itself selects, as in the original study.
+- ``original``: the held-out fold itself selects, as in the original study.
 
-Time bins come from the training items only, except under ``reference`` where, as in the original, they
+Time bins come from the training items only, except under ``original`` where, as in the original, they
 come from all items of the split. Items are patients, or slides with ``items: slide``.
 """
 
@@ -26,7 +26,7 @@ from crossfusion_core.data.splits import FoldSplit
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.scales import MAGNIFICATIONS
 from crossfusion_core.training.sampling import inner_validation_split
-from crossfusion_core.training.settings import TrainingSettings
+from crossfusion_core.training.settings import FoldTrainingSettings
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +34,7 @@ class FoldData:
     """The item sets of a fold, and what the model needs to know about them.
 
     ``inner`` is the inner validation split (empty unless ``selection: inner_validation``); ``select``
-    is the set epochs are compared on (``inner``, or the held-out fold under ``reference``), or None
+    is the set epochs are compared on (``inner``, or the held-out fold under ``original``), or None
     when training keeps its final weights. The training items are ``fit`` and ``inner`` together.
     """
 
@@ -47,7 +47,7 @@ class FoldData:
 
 
 def fold_data(
-    settings: TrainingSettings,
+    settings: FoldTrainingSettings,
     survival_csv: Path,
     split_csv: Path,
     split: FoldSplit,
@@ -97,7 +97,7 @@ def _as_items(bags: list[PatientBag], items: str) -> list[PatientBag]:
 
 
 def _fit_and_inner(
-    train: pd.DataFrame, edges: np.ndarray, settings: TrainingSettings
+    train: pd.DataFrame, edges: np.ndarray, settings: FoldTrainingSettings
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The training patients that are fitted and those of the inner validation split (maybe none)."""
     if not settings.selects_on_inner_split:

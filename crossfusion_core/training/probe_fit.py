@@ -17,14 +17,13 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.models.linear_probe import LinearProbe
+from crossfusion_core.models.whitening import unscaled_if_constant, whitened_axes
 from crossfusion_core.training.losses import nll_survival_loss
 
 if TYPE_CHECKING:
     from sksurv.linear_model import CoxnetSurvivalAnalysis
 
-MIN_SPREAD = 1e-6
-"""Features whose spread over the training patients is below this are left unscaled (constant ones)."""
+    from crossfusion_core.models.linear_probe import LinearProbe
 
 
 @dataclass(frozen=True)
@@ -43,8 +42,7 @@ def fit_linear_probe(model: LinearProbe, pooled: torch.Tensor, targets: ProbeTar
     """Set every buffer and the head of ``model`` from the training patients' pooled features (n, F)."""
     features = pooled.double().cpu().numpy()
     center = features.mean(axis=0)
-    spread = features.std(axis=0)
-    spread[spread < MIN_SPREAD] = 1.0
+    spread = unscaled_if_constant(features.std(axis=0))
     standardised = (features - center) / spread
     components = _block_principal_axes(standardised, model.n_blocks, model.components.shape[1])
     model.center.copy_(torch.from_numpy(center))
@@ -76,7 +74,7 @@ def _block_principal_axes(standardised: np.ndarray, n_blocks: int, n_reduced: in
         rows = slice(block * width, (block + 1) * width)
         columns = slice(block * per_block, (block + 1) * per_block)
         pca = PCA(n_components=per_block, svd_solver="full").fit(standardised[:, rows])
-        axes[rows, columns] = pca.components_.T / np.sqrt(np.maximum(pca.explained_variance_, MIN_SPREAD))
+        axes[rows, columns] = whitened_axes(pca.components_.T, pca.explained_variance_)
     return axes
 
 

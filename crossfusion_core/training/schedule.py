@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from crossfusion_core.training.settings import TrainingSettings
+from crossfusion_core.training.settings import FoldTrainingSettings
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Budget:
         return windows[: max(0, self.total_steps - steps_done)]
 
 
-def training_budget(settings: TrainingSettings, n_items: int) -> Budget:
+def training_budget(settings: FoldTrainingSettings, n_items: int) -> Budget:
     """The budget of a fold with ``n_items`` training items (``grad_accumulation`` capped at that)."""
     window = max(1, min(settings.grad_accumulation, n_items))
     steps_per_epoch = math.ceil(n_items / window)
@@ -58,7 +58,7 @@ class LearningRateSchedule:
 
 
 def learning_rate_schedule(
-    optimizer: torch.optim.Optimizer, settings: TrainingSettings, budget: Budget
+    optimizer: torch.optim.Optimizer, settings: FoldTrainingSettings, budget: Budget
 ) -> LearningRateSchedule:
     """One cosine from ``lr`` to ``eta_min`` over the run, or the original's periodic per-epoch cosine."""
     if settings.cosine_period_epochs is None:

@@ -1,38 +1,37 @@
-"""The ``training`` section of config/config.yaml as a checked, frozen dataclass."""
+"""The ``training`` section of config/config.yaml: how every fold is trained, and which models.
+
+Train jobs get the fold-level part only (:class:`FoldTrainingSettings`, without the model list, the
+model options and ``final_model``), so adding a model or editing another model's options reruns no
+other model's jobs; each job gets its own model's options on their own.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
+from typing_extensions import Self
 
 from crossfusion_core.data.fold_count import check_fold_count
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.settings import section_values
-
-CONFIG_PATH = "config/config.yaml"
-PROTOCOLS = ("honest", "reference")
-SELECTIONS = ("final", "inner_validation")
-ITEMS = ("patient", "slide")
-LOSSES = ("nll", "cox")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
-SAMPLINGS = ("stratified_permutation", "weighted_replacement")
-INPUT_BASES = ("patches", "patients")
-OPTIMIZERS = ("adam", "adamw")
-OPTIONAL_COUNTS = ("steps", "epochs", "early_stopping_patience", "cosine_period_epochs", "max_train_patches")
-"""Settings that are a positive whole number or null (switched off)."""
+from crossfusion_core.models.options import ModelOptions
+from crossfusion_core.models.registry import MODEL_NAMES, model_options, options_type
+from crossfusion_core.settings import (
+    ConfigProblem,
+    Count,
+    Names,
+    PositiveCount,
+    Settings,
+    choose,
+    explain,
+)
 
 
-def _error(problem: str, fix: str) -> PipelineInputError:
-    return PipelineInputError(CONFIG_PATH, f"training.{problem}", fix)
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingSettings:
+class FoldTrainingSettings(Settings):
     """How every fold is trained.
 
-    ``protocol``: ``honest`` never looks at the held-out fold before scoring it once; ``reference``
+    ``protocol``: ``honest`` never looks at the held-out fold before scoring it once; ``original``
     reproduces the original study, which picks the epoch by the C-index of the held-out fold itself
     (optimistic). Under ``honest``, ``selection`` says which weights are kept: ``final`` trains on every
     training patient for the whole budget and keeps the last weights (the default: on small cohorts an
@@ -77,55 +76,40 @@ class TrainingSettings:
     the fold's training patches before a trained model sees them (``models.standardized``; the original
     code does not, so its preset turns it off); ``input_components``: with standardisation, reduce each
     scale to its leading whitened principal components (0 keeps every feature). ``feature_cache_mb``:
-    bags are kept in memory when the fold's features fit in this budget. ``final_model``: also train
-    each model once on every patient, with the folds' settings and budget, for deployment on other
-    cohorts (``deploy.weights: final``); it needs a protocol that does not select on a held-out fold.
+    bags are kept in memory when the fold's features fit in this budget.
     """
 
-    models: tuple[str, ...] = ("crossfusion", "crossfusion_single", "linear_probe")
-    n_bins: int = 4
-    n_folds: int = 5
-    repeats: int = 1
-    split_seed: int = 1
-    protocol: str = "honest"
-    selection: str = "final"
-    inner_val_fraction: float = 0.2
-    items: str = "patient"
-    steps: int | None = 100
-    epochs: int | None = None
-    early_stopping_patience: int | None = None
-    selection_warmup_epochs: int = 0
-    loss: str = "nll"
-    alpha: float = 0.2
-    optimizer: str = "adam"
-    lr: float = 2.0e-4
-    weight_decay: float = 1.0e-4
-    eta_min: float = 1.0e-6
-    cosine_period_epochs: int | None = None
-    grad_accumulation: int = 8
-    ensemble: int = 1
-    max_train_patches: int | None = None
-    sampling: str = "stratified_permutation"
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
+    section: ClassVar[str] = "training"
+    n_bins: Count = Field(4, ge=2)
+    n_folds: Count = 5
+    repeats: PositiveCount = 1
+    split_seed: Count = 1
+    protocol: Literal["honest", "original"] = "honest"
+    selection: Literal["final", "inner_validation"] = "final"
+    inner_val_fraction: float = Field(0.2, gt=0, lt=1)
+    items: Literal["patient", "slide"] = "patient"
+    steps: PositiveCount | None = 100
+    epochs: PositiveCount | None = None
+    early_stopping_patience: PositiveCount | None = None
+    selection_warmup_epochs: Count = Field(0, ge=0)
+    loss: Literal["nll", "cox"] = "nll"
+    alpha: float = Field(0.2, ge=0, le=1)
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = Field(2.0e-4, gt=0)
+    weight_decay: float = Field(1.0e-4, ge=0)
+    eta_min: float = Field(1.0e-6, ge=0)
+    cosine_period_epochs: PositiveCount | None = None
+    grad_accumulation: PositiveCount = 8
+    ensemble: PositiveCount = 1
+    max_train_patches: PositiveCount | None = None
+    sampling: Literal["stratified_permutation", "weighted_replacement"] = "stratified_permutation"
+    seed: Count = 0
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
     standardize_features: bool = True
-    input_components: int = 0
-    input_basis: str = "patches"
-    feature_cache_mb: int = 4096
-    final_model: bool = False
-    model_options: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any] | None) -> TrainingSettings:
-        """Settings from the config section; missing keys take the defaults, unknown keys are errors."""
-        values = section_values(mapping, cls, "training", error=_error)
-        for name in OPTIONAL_COUNTS:
-            if name in values:
-                values[name] = _optional_count(name, values[name])
-        if "model_options" in values:
-            values["model_options"] = _model_options(values["model_options"])
-        return cls(**values)
+    input_components: Count = Field(0, ge=0)
+    input_basis: Literal["patches", "patients"] = "patches"
+    feature_cache_mb: Count = Field(4096, ge=0)
 
     @property
     def n_fold_runs(self) -> int:
@@ -138,7 +122,7 @@ class TrainingSettings:
 
     @property
     def selects_on_held_out(self) -> bool:
-        return self.protocol == "reference"
+        return self.protocol == "original"
 
     @property
     def selects_on_inner_split(self) -> bool:
@@ -147,91 +131,146 @@ class TrainingSettings:
     @property
     def selection_label(self) -> str:
         """How the kept weights were chosen, for tables and plots (``honest, final`` ...)."""
-        return "reference (held-out selection)" if self.selects_on_held_out else f"honest, {self.selection}"
+        return "original (held-out selection)" if self.selects_on_held_out else f"honest, {self.selection}"
 
-    def __post_init__(self) -> None:
-        for name, choices in (
-            ("protocol", PROTOCOLS),
-            ("selection", SELECTIONS),
-            ("items", ITEMS),
-            ("loss", LOSSES),
-            ("device", DEVICES),
-            ("precision", PRECISIONS),
-            ("sampling", SAMPLINGS),
-            ("input_basis", INPUT_BASES),
-            ("optimizer", OPTIMIZERS),
-        ):
-            if getattr(self, name) not in choices:
-                raise _error(
-                    f"{name}={getattr(self, name)!r} is not one of {choices}", f"set {name} to {choices[0]}"
-                )
-        self._check_budget()
-        if self.n_bins < 2:
-            raise _error(f"n_bins={self.n_bins} is too small", "raise n_bins to 2 or more")
+    @property
+    def fold_settings(self) -> FoldTrainingSettings:
+        """What a train job needs and a checkpoint records: these settings alone, also of a whole
+        training section (without its models, their options and ``final_model``)."""
+        fold_level = self.model_dump(include=set(FoldTrainingSettings.model_fields))
+        return FoldTrainingSettings.model_validate(fold_level)
+
+    @field_validator("n_folds")
+    @classmethod
+    def _enough_folds(cls, n_folds: int) -> int:
+        """The lower bound the dry run and the splits job also check, in the same words."""
         try:
-            check_fold_count(self.n_folds)
+            check_fold_count(n_folds)
         except PipelineInputError as error:
-            raise PipelineInputError(CONFIG_PATH, error.problem, error.fix) from None
-        if self.ensemble < 1:
-            raise _error(
-                f"ensemble={self.ensemble} is below 1", "set ensemble to 1 (one model per fold) or more"
-            )
-        if self.repeats < 1:
-            raise _error(f"repeats={self.repeats} is below 1", "set repeats to 1 (plain cross-validation)")
-        if self.grad_accumulation < 1 or self.selection_warmup_epochs < 0:
-            raise _error("grad_accumulation must be >= 1 and selection_warmup_epochs >= 0", "fix the value")
-        if self.loss == "cox" and self.grad_accumulation < 2:
-            raise _error("loss=cox needs grad_accumulation >= 2 (its window is the Cox risk set)", "use 32")
-        if not 0.0 < self.inner_val_fraction < 1.0:
-            raise _error(f"inner_val_fraction={self.inner_val_fraction} is not in (0, 1)", "use e.g. 0.2")
-        if not 0.0 <= self.alpha <= 1.0:
-            raise _error(f"alpha={self.alpha} is not in [0, 1]", "use e.g. 0.2")
-        if not (self.lr > 0 and 0.0 <= self.eta_min <= self.lr):
-            raise _error(f"lr={self.lr}, eta_min={self.eta_min}: need 0 <= eta_min <= lr", "use lr / 100")
-        if self.input_components < 0 or (self.input_components and not self.standardize_features):
-            raise _error(
-                f"input_components={self.input_components} needs standardize_features: true",
-                "set input_components to 0, or standardize_features to true",
-            )
-        if self.weight_decay < 0 or self.feature_cache_mb < 0:
-            raise _error("weight_decay and feature_cache_mb must not be negative", "use 0 to disable")
-        if self.final_model and self.selects_on_held_out:
-            raise _error(
-                "final_model needs a held-out-free protocol: protocol=reference picks the epoch on the "
-                "held-out fold, which a model trained on every patient does not have",
-                "use protocol: honest, or final_model: false",
-            )
+            raise ConfigProblem(error.problem, error.fix) from None
+        return n_folds
 
-    def _check_budget(self) -> None:
+    @model_validator(mode="after")
+    def _one_training_length(self) -> Self:
         if (self.steps is None) == (self.epochs is None):
-            raise _error(
+            raise ConfigProblem(
                 f"steps={self.steps}, epochs={self.epochs}: give exactly one training length",
                 "set steps (optimiser steps) and epochs: null, or the other way round",
+                key=("steps",),
             )
-        has_selection_set = self.selects_on_held_out or self.selects_on_inner_split
-        if self.early_stopping_patience is not None and not has_selection_set:
-            raise _error(
+        return self
+
+    @model_validator(mode="after")
+    def _patience_needs_a_selection_set(self) -> Self:
+        if self.early_stopping_patience is not None and not (
+            self.selects_on_held_out or self.selects_on_inner_split
+        ):
+            raise ConfigProblem(
                 "early_stopping_patience needs a selection set, and selection=final has none",
                 "set early_stopping_patience: null, or selection: inner_validation",
+                key=("early_stopping_patience",),
             )
+        return self
+
+    @model_validator(mode="after")
+    def _cox_needs_a_risk_set(self) -> Self:
+        if self.loss == "cox" and self.grad_accumulation < 2:
+            raise ConfigProblem(
+                f"loss=cox needs grad_accumulation >= 2 (its window is the Cox risk set), not "
+                f"{self.grad_accumulation}",
+                "set grad_accumulation to e.g. 32",
+                key=("grad_accumulation",),
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _eta_min_below_lr(self) -> Self:
+        if self.eta_min > self.lr:
+            raise ConfigProblem(
+                f"eta_min={self.eta_min} is above lr={self.lr}: the learning rate would rise",
+                "set eta_min to lr / 100 or lower",
+                key=("eta_min",),
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _components_need_standardization(self) -> Self:
+        if self.input_components and not self.standardize_features:
+            raise ConfigProblem(
+                f"input_components={self.input_components} needs standardize_features: true",
+                "set input_components to 0, or standardize_features to true",
+                key=("input_components",),
+            )
+        return self
 
 
-def _optional_count(name: str, value: Any) -> int | None:
-    """A positive count, or None (YAML ``null``) where the setting may be switched off."""
-    if value is None:
-        return None
+def _options_schema(schema: dict[str, Any]) -> None:
+    """config/schema.yaml lists each model's own options, where the field's type is only their base."""
+    schema["properties"] = {
+        name: {"anyOf": [options_type(name).model_json_schema(), {"type": "null"}]} for name in MODEL_NAMES
+    }
+    schema["additionalProperties"] = False
+
+
+class TrainingSettings(FoldTrainingSettings):
+    """The whole ``training`` section: the fold-level settings, the models to train, their options and
+    whether a final model is trained too.
+
+    ``models``: registry names (``models.registry``); ``model_options``: per model, its options, checked
+    into that model's options model (absent models take every default: :meth:`options_of`).
+    ``final_model``: also train each model once on every patient, with the folds' settings and budget,
+    for deployment on other cohorts (``deploy.weights: final``); it needs a protocol that does not select
+    on a held-out fold.
+    """
+
+    models: Names = ("crossfusion", "crossfusion_single", "linear_probe")
+    model_options: dict[str, SerializeAsAny[ModelOptions]] = Field(
+        default_factory=dict, json_schema_extra=_options_schema
+    )
+    final_model: bool = False
+
+    def options_of(self, model: str) -> ModelOptions:
+        """Model ``model``'s checked options: the configured ones, else its defaults."""
+        return model_options(model, self.model_options.get(model))
+
+    @field_validator("models")
+    @classmethod
+    def _registered_models(cls, models: tuple[str, ...]) -> tuple[str, ...]:
+        for index, name in enumerate(models):
+            if name not in MODEL_NAMES:
+                raise ConfigProblem(f"{name!r} is not a model", choose(name, MODEL_NAMES), key=(index,))
+        return models
+
+    @field_validator("model_options", mode="before")
+    @classmethod
+    def _typed_options(cls, given: Any) -> Any:
+        """Each model's options validated into its own options model (``None`` entries: the defaults)."""
+        if given is None:
+            return {}
+        if not isinstance(given, Mapping):
+            return given
+        return {str(name): _checked_options(str(name), options) for name, options in given.items()}
+
+    @model_validator(mode="after")
+    def _final_model_needs_no_held_out_selection(self) -> Self:
+        if self.final_model and self.selects_on_held_out:
+            raise ConfigProblem(
+                "final_model needs a held-out-free protocol: protocol=original picks the epoch on the "
+                "held-out fold, which a model trained on every patient does not have",
+                "use protocol: honest, or final_model: false",
+                key=("final_model",),
+            )
+        return self
+
+
+def _checked_options(name: str, options: Any) -> ModelOptions:
+    """``options`` as model ``name``'s options model; a problem names the model and the option."""
+    if name not in MODEL_NAMES:
+        raise ConfigProblem(
+            f"options are given for {name!r}, which is not a model", choose(name, MODEL_NAMES), key=(name,)
+        )
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if isinstance(value, bool) or not number.is_integer() or number < 1:
-        raise _error(f"{name}={value!r} is not a positive whole number", f"give {name} as e.g. 10, or null")
-    return int(number)
-
-
-def _model_options(value: Any) -> dict[str, dict[str, Any]]:
-    """``{model: {option: value}}`` with empty entries as ``{}``; each model checks its own options."""
-    try:
-        return {str(model): dict(options or {}) for model, options in dict(value or {}).items()}
-    except (TypeError, ValueError):
-        raise _error(f"model_options={value!r} is not a mapping", "give {model: {option: value}}") from None
+        return options_type(name).model_validate({} if options is None else options)
+    except ValidationError as error:
+        key, problem, fix = explain(options_type(name), error)
+        raise ConfigProblem(problem, fix, key=(name, *key)) from None

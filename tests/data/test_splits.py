@@ -32,7 +32,7 @@ def test_every_shared_split_file_loads_without_overlap() -> None:
 def test_reference_copy_keeps_format_and_drops_unknown_patients(tmp_path) -> None:
     outs = [tmp_path / f"splits_{k}.csv" for k in range(5)]
     survival = REFERENCE / "survival" / "tcga_luad_survival.csv"
-    write_fold_splits(survival, 5, 0, outs, reference_dir=REFERENCE / "splits" / "tcga_luad")
+    write_fold_splits(survival, 5, 0, outs, splits_dir=REFERENCE / "splits" / "tcga_luad")
     original = read_fold_split(REFERENCE / "splits" / "tcga_luad" / "splits_0.csv")
     copied = read_fold_split(outs[0])
     known = set(load_patients(survival)["case_id"])
@@ -95,7 +95,7 @@ def test_left_out_patients_drop_out_of_the_study_folds(tmp_path) -> None:
     outs = [tmp_path / f"splits_{k}.csv" for k in range(5)]
     survival = REFERENCE / "survival" / "tcga_blca_survival.csv"
     excluded = _excluded_csv(tmp_path / "excluded.csv", left_out)
-    write_fold_splits(survival, 5, 0, outs, reference_dir=reference, excluded_csv=excluded)
+    write_fold_splits(survival, 5, 0, outs, splits_dir=reference, excluded_csv=excluded)
     copied = read_fold_split(outs[2])
     assert copied.train == original.train[1:] and copied.val == original.val[1:]
     assert not set(left_out) & {c for p in outs for s in [read_fold_split(p)] for c in s.train + s.val}
@@ -132,4 +132,4 @@ def test_the_study_fold_files_are_one_repeat(tmp_path) -> None:
     outs = [tmp_path / f"splits_{k}.csv" for k in range(10)]
     survival = REFERENCE / "survival" / "tcga_luad_survival.csv"
     with pytest.raises(PipelineInputError, match="repeats=2"):
-        write_fold_splits(survival, 5, 0, outs, reference_dir=REFERENCE / "splits" / "tcga_luad", repeats=2)
+        write_fold_splits(survival, 5, 0, outs, splits_dir=REFERENCE / "splits" / "tcga_luad", repeats=2)

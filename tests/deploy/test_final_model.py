@@ -12,6 +12,7 @@ from crossfusion_core.data.clinical import load_patients
 from crossfusion_core.data.exclusions import COLUMNS
 from crossfusion_core.deploy.final_model import FINAL_MODEL_FOLD, all_patients_split, train_final_model
 from crossfusion_core.models.checkpoint import read_checkpoint_info
+from crossfusion_core.settings import SettingsError
 from crossfusion_core.training.settings import TrainingSettings
 
 PROBE = {"n_components": 0, "penalty": 0.3}
@@ -61,10 +62,10 @@ def test_the_final_model_is_written_with_every_patients_risk_and_no_predictions(
     risks = pd.read_csv(tmp_path / "training_risks.csv")
     assert len(risks) == 18 and set(risks["fold"]) == {FINAL_MODEL_FOLD}
     info = read_checkpoint_info(tmp_path / "model.pt")
-    assert info.backbone == "toy" and info.training_settings["final_model"] is True
-    assert info.training_settings["selection"] == settings.selection
+    assert info.backbone == "toy" and info.training_settings == settings.fold_settings
 
 
 def test_a_final_model_cannot_select_on_a_held_out_fold() -> None:
-    with pytest.raises(Exception, match="final_model needs a held-out-free protocol"):
-        TrainingSettings.from_mapping({"final_model": True, "protocol": "reference"})
+    with pytest.raises(SettingsError, match="final_model needs a held-out-free protocol") as info:
+        TrainingSettings.from_mapping({"final_model": True, "protocol": "original"})
+    assert info.value.key == ("final_model",)

@@ -53,7 +53,7 @@ def _write_external(
                     target_magnification=m,
                     level0_magnification=20,
                 )
-    return ExternalFeatures(format=fmt, dirs_by_magnification=dirs), truth
+    return ExternalFeatures(format=fmt, dirs=dirs), truth
 
 
 @pytest.mark.parametrize("fmt", ["clam", "trident"])
@@ -109,7 +109,7 @@ def test_coordinates_not_in_our_patches_are_reported(
     patches: Path, tmp_path: Path, out_paths: dict[int, Path]
 ) -> None:
     external, _ = _write_external(tmp_path / "ext", "clam", patches, shuffle=False)
-    with h5py.File(external.dirs_by_magnification[10] / "h5_files" / "SLIDE.h5", "r+") as handle:
+    with h5py.File(external.dirs[10] / "h5_files" / "SLIDE.h5", "r+") as handle:
         handle["coords"][0] = (7, 7)
     with pytest.raises(FeatureMismatchError, match=r"1 external not in ours \(first: \[\[7, 7\]\]\)"):
         import_external_features("SLIDE", external, patches, None, out_paths)
@@ -119,7 +119,7 @@ def test_fine_patch_outside_every_coarse_patch_is_an_error(
     patches: Path, tmp_path: Path, out_paths: dict[int, Path]
 ) -> None:
     external, _ = _write_external(tmp_path / "ext", "clam", patches, shuffle=False)
-    with h5py.File(external.dirs_by_magnification[20] / "h5_files" / "SLIDE.h5", "r+") as handle:
+    with h5py.File(external.dirs[20] / "h5_files" / "SLIDE.h5", "r+") as handle:
         handle["coords"][0] = (100_000, 0)
     with pytest.raises(
         FeatureMismatchError, match=r"1 20x patches lie in no 10x patch \(first at level-0 \[100000, 0\]\)"
@@ -130,6 +130,6 @@ def test_fine_patch_outside_every_coarse_patch_is_an_error(
 def test_missing_external_file_says_where_it_was_looked_for(
     tmp_path: Path, out_paths: dict[int, Path]
 ) -> None:
-    external = ExternalFeatures("trident", {m: tmp_path / f"x{m}" for m in MAGNIFICATIONS})
+    external = ExternalFeatures(format="trident", dirs={m: tmp_path / f"x{m}" for m in MAGNIFICATIONS})
     with pytest.raises(FeatureMismatchError, match=r"features_\*/SLIDE.h5"):
         import_external_features("SLIDE", external, None, None, out_paths)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.features.settings import FeatureSettings
+from crossfusion_core.features.settings import RESOURCE_KEYS, ExtractionResources, FeatureSettings
+from crossfusion_core.settings import SettingsError
 
 
 def test_project_config_section_is_valid() -> None:
@@ -19,29 +19,48 @@ def test_project_config_section_is_valid() -> None:
 
 def test_external_block_is_parsed_with_integer_magnifications() -> None:
     settings = FeatureSettings.from_mapping(
-        {"external": {"format": "TRIDENT", "dirs": {"5": "/a", "10": "/b", "20": "/c"}}}
+        {"external": {"format": "trident", "dirs": {"5": "/a", "10": "/b", "20": "/c"}}}
     )
     assert settings.external.format == "trident"
-    assert settings.external.dirs_by_magnification == {5: Path("/a"), 10: Path("/b"), 20: Path("/c")}
+    assert settings.external.dirs == {5: Path("/a"), 10: Path("/b"), 20: Path("/c")}
 
 
 @pytest.mark.parametrize(
-    ("section", "message"),
+    ("section", "key", "message"),
     [
-        ({"precision": "fp8"}, "precision is 'fp8'"),
-        ({"batch_size": 0}, "batch_size=0"),
-        ({"read_strategy": "mmap"}, "read_strategy"),
-        ({"batchsize": 4}, "unknown keys"),
-        ({"external": {"format": "clam", "dirs": {}}}, "external.dirs is empty"),
+        ({"precision": "fp8"}, ("precision",), "'fp8' is not allowed"),
+        ({"batch_size": 0}, ("batch_size",), "0 is not valid"),
+        ({"read_strategy": "mmap"}, ("read_strategy",), "'mmap' is not allowed"),
+        ({"read_retries": -1}, ("read_retries",), "-1 is not valid"),
+        ({"batchsize": 4}, ("batchsize",), "did you mean 'batch_size'"),
+        ({"backbones": []}, ("backbones",), "at least 1 item"),
+        ({"backbones": ["uni", "conch", "uni"]}, ("backbones",), r"\['uni'\] more than once"),
+        ({"external": {"format": "clam", "dirs": {}}}, ("external", "dirs"), r"magnifications \[\]"),
         (
             {"external": {"format": "clam", "dirs": {5: "/a", 10: "/b", 40: "/c"}}},
+            ("external", "dirs"),
             r"magnifications \[5, 10, 40\]",
         ),
+        ({"external": {"format": "TRIDENT", "dirs": {}}}, ("external", "format"), "use 'clam' or 'trident'"),
     ],
 )
-def test_bad_values_name_the_key(section: dict, message: str) -> None:
-    with pytest.raises(PipelineInputError, match=message):
+def test_bad_values_name_the_key(section: dict, key: tuple[str, ...], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as raised:
         FeatureSettings.from_mapping(section)
+    assert raised.value.key == key
+
+
+def test_resource_keys_sit_flat_in_the_section_and_travel_on_their_own() -> None:
+    """The workflow hands batch size, readers, device and CPU runtime to jobs as resources, apart."""
+    settings = FeatureSettings.from_mapping({"batch_size": 8, "device": "cpu", "precision": "fp32"})
+    assert settings.resources == ExtractionResources(batch_size=8, device="cpu")
+    assert RESOURCE_KEYS == ("batch_size", "num_workers", "device", "cpu_runtime")
+
+
+def test_an_empty_weights_key_means_no_weights() -> None:
+    assert FeatureSettings.from_mapping({"weights": None}).weights == {}
+    weights = FeatureSettings.from_mapping({"weights": {"uni": "ckpt/uni.bin"}}).weights
+    assert weights == {"uni": Path("ckpt/uni.bin")}
 
 
 @pytest.mark.parametrize(
@@ -68,5 +87,6 @@ def test_reader_processes_default_to_auto() -> None:
 
 @pytest.mark.parametrize("num_workers", ["many", -1, True, 2.5])
 def test_reader_processes_are_auto_or_a_count(num_workers: object) -> None:
-    with pytest.raises(PipelineInputError, match="num_workers"):
+    with pytest.raises(SettingsError, match="neither auto nor a number of reader processes") as raised:
         FeatureSettings.from_mapping({"num_workers": num_workers})
+    assert raised.value.key == ("num_workers",)

@@ -9,7 +9,9 @@ import torch
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.models.checkpoint import load_checkpoint, read_checkpoint_info, save_checkpoint
+from crossfusion_core.models.options import ABMILOptions
 from crossfusion_core.models.registry import build_model
+from crossfusion_core.training.settings import FoldTrainingSettings, TrainingSettings
 
 EDGES = [0.0, 10.0, 20.5, 40.0, 99.0]
 
@@ -27,7 +29,7 @@ def test_round_trip_keeps_weights_options_and_training_fields(tmp_path: Path) ->
     assert (info.model_name, info.backbone_dim, info.n_bins) == ("abmil", 12, 4)
     assert info.bin_edges == tuple(EDGES)
     assert (info.best_epoch, info.protocol) == (3, "final")
-    assert info.model_options["hidden_dim"] == 8 and info.model_options["scale"] == "source"  # defaults
+    assert info.model_options == ABMILOptions(hidden_dim=8)  # the other options: their defaults
     assert read_checkpoint_info(tmp_path / "fold_0" / "model.pt") == info
     assert not reloaded.training
     bags = (torch.randn(2, 12), torch.randn(5, 12), torch.randn(9, 12))
@@ -67,7 +69,7 @@ def test_weights_of_another_size_are_rejected(tmp_path: Path) -> None:
 def test_what_a_deployment_checks_travels_in_the_checkpoint(tmp_path: Path) -> None:
     torch.manual_seed(0)
     model = build_model("abmil", 12, 4, {"hidden_dim": 8}).eval()
-    training = {"n_bins": 4, "steps": 400, "models": ("abmil",), "lr": 2e-4}
+    training = TrainingSettings(n_bins=3, steps=400, models=("abmil",), final_model=True)
     save_checkpoint(
         tmp_path / "model.pt", model, "abmil", {}, 12, 4, EDGES, backbone="uni", training_settings=training
     )
@@ -78,7 +80,29 @@ def test_what_a_deployment_checks_travels_in_the_checkpoint(tmp_path: Path) -> N
         {"group": "x10", "magnification": 10, "mpp": 1.0},
         {"group": "x20", "magnification": 20, "mpp": 0.5},
     )
-    assert info.training_settings == {"n_bins": 4, "steps": 400, "models": ["abmil"], "lr": 2e-4}
+    assert info.training_settings == training.fold_settings == FoldTrainingSettings(n_bins=3, steps=400)
+    stored = torch.load(tmp_path / "model.pt", weights_only=True)["training_settings"]
+    assert "models" not in stored and "final_model" not in stored
+
+
+def test_a_checkpoint_that_recorded_the_whole_section_reads_its_fold_settings(tmp_path: Path) -> None:
+    """Files written before the fold slice existed hold models and final_model too."""
+    _saved_abmil(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)
+    payload["training_settings"] = {"n_bins": 3, "models": ["abmil"], "final_model": False, "steps": 50}
+    torch.save(payload, tmp_path / "model.pt")
+    assert read_checkpoint_info(tmp_path / "model.pt").training_settings == FoldTrainingSettings(
+        n_bins=3, steps=50
+    )
+
+
+def test_stored_options_that_are_no_longer_valid_name_the_file(tmp_path: Path) -> None:
+    _saved_abmil(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=True)
+    payload["model_options"]["hiden_dim"] = payload["model_options"].pop("hidden_dim")
+    torch.save(payload, tmp_path / "model.pt")
+    with pytest.raises(PipelineInputError, match=r"model\.pt: the stored settings .*unknown key 'hiden_dim'"):
+        read_checkpoint_info(tmp_path / "model.pt")
 
 
 def test_a_checkpoint_from_before_the_deployment_fields_reads_as_unknown(tmp_path: Path) -> None:

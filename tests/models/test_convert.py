@@ -22,7 +22,7 @@ def test_cli_round_trip(tmp_path: Path, parity: dict) -> None:
     assert info.backbone_dim == 96
     assert info.n_bins == 4
     assert info.bin_edges == (0.0, 12.5, 30.0, 60.0, 200.0)
-    assert info.model_options["embed_dim"] == 64
+    assert info.model_options.embed_dim == 64
     assert (info.best_epoch, info.protocol) == (None, None)
     with torch.no_grad():
         output = model(parity["x5"], parity["x10"], parity["x20"])

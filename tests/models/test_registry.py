@@ -6,7 +6,19 @@ import pytest
 import torch
 
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.models.registry import MODEL_NAMES, build_model, model_options
+from crossfusion_core.models.ensemble import SeedEnsemble
+from crossfusion_core.models.interface import ClosedFormModel, SurvivalModel
+from crossfusion_core.models.options import TransMILOptions
+from crossfusion_core.models.outputs import SurvivalOutput
+from crossfusion_core.models.registry import (
+    MODEL_NAMES,
+    build_model,
+    model_options,
+    model_type,
+    options_type,
+)
+from crossfusion_core.models.standardized import Standardized
+from crossfusion_core.settings import SettingsError
 
 SMALL_OPTIONS = {
     "crossfusion": {"embed_dim": 16, "num_heads": 2},
@@ -33,6 +45,22 @@ def bags(n5: int, n10: int, n20: int) -> tuple[torch.Tensor, ...]:
 
 def test_every_model_has_small_options() -> None:
     assert set(SMALL_OPTIONS) == set(MODEL_NAMES)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_every_model_is_a_survival_model(name: str) -> None:
+    """What training, evaluation and heatmaps rely on; only the linear probe is fitted in closed form."""
+    model = small_model(name).eval()
+    assert isinstance(model, SurvivalModel)
+    assert isinstance(model(*bags(3, 7, 30)), SurvivalOutput)
+    assert isinstance(model, ClosedFormModel) == issubclass(model_type(name), ClosedFormModel)
+    assert isinstance(model, ClosedFormModel) == (name == "linear_probe")
+
+
+def test_the_wrappers_training_puts_around_models_are_survival_models() -> None:
+    members = [small_model("abmil"), small_model("dsmil")]
+    for wrapper in (Standardized(members[0], BACKBONE_DIM), SeedEnsemble(members)):
+        assert isinstance(wrapper, SurvivalModel) and not isinstance(wrapper, ClosedFormModel)
 
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
@@ -116,26 +144,53 @@ def test_single_scale_models_read_their_scale() -> None:
 
 
 def test_unknown_model_is_named() -> None:
-    with pytest.raises(PipelineInputError, match="'gigapath_mil'"):
+    with pytest.raises(PipelineInputError, match="'gigapath_mil' is not a model") as info:
         build_model("gigapath_mil", BACKBONE_DIM, N_BINS, {})
+    assert "use one of" in info.value.fix
 
 
 @pytest.mark.parametrize(
-    ("name", "options", "message"),
+    ("name", "options", "key", "message"),
     [
-        ("crossfusion", {"embed_dims": 512}, "unknown option"),
-        ("abmil", {"scale": "x10"}, "not a scale"),
-        ("crossfusion", {"dropout": 1.5}, "not in"),
-        ("crossfusion", {"embed_dim": 30, "num_heads": 4}, "divisible"),
-        ("dsmil", {"hidden_dim": "wide"}, "not a valid int"),
+        ("crossfusion", {"embed_dims": 512}, ("embed_dims",), "unknown key 'embed_dims'"),
+        ("abmil", {"scale": "x10"}, ("scale",), "'x10' is not a scale"),
+        ("crossfusion", {"dropout": 1.5}, ("dropout",), "1.5 is not valid"),
+        ("crossfusion", {"embed_dim": 30, "num_heads": 4}, ("embed_dim",), "divisible"),
+        ("dsmil", {"hidden_dim": "wide"}, ("hidden_dim",), "'wide' is not valid"),
+        ("dsmil", {"query_dim": True}, ("query_dim",), "True is not a whole number"),
+        ("transmil", {"mlp_ratio": 0}, ("mlp_ratio",), "0 is not valid"),
+        ("crossfusion", {"cross_init": "zero"}, ("cross_init",), "'zero' is not allowed"),
+        ("linear_probe", {"scales": ["fine", "fine"]}, ("scales",), "not a set of scales"),
+        ("linear_probe", {"l1_ratio": 0}, ("l1_ratio",), "0 is not valid"),
     ],
 )
-def test_bad_options_are_explained(name: str, options: dict, message: str) -> None:
-    with pytest.raises(PipelineInputError, match=message):
+def test_bad_options_are_explained(name: str, options: dict, key: tuple, message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as info:
         build_model(name, BACKBONE_DIM, N_BINS, options)
+    assert (info.value.section, info.value.key) == (f"training.model_options.{name}", key)
 
 
 def test_options_get_defaults_and_coerce_numbers() -> None:
     options = model_options("crossfusion", {"embed_dim": 256.0, "dropout": 0})
     assert (options.embed_dim, options.dropout, options.num_heads) == (256, 0.0, 4)
     assert isinstance(options.embed_dim, int)
+    assert model_options("linear_probe", {"scales": "fine"}).scales == ("fine",)
+
+
+@pytest.mark.parametrize("name", MODEL_NAMES)
+def test_options_survive_a_json_round_trip(name: str) -> None:
+    """Snakemake params and checkpoints carry options as plain values; they validate back unchanged."""
+    options = model_options(name, SMALL_OPTIONS[name])
+    assert options_type(name).model_validate(options.model_dump(mode="json")) == options
+    assert model_options(name, options) is options
+
+
+def test_transmil_takes_its_defaults_from_its_options() -> None:
+    """The model class has no defaults of its own to disagree with: 8 heads and dropout 0.25."""
+    model = build_model("transmil", BACKBONE_DIM, N_BINS, {"embed_dim": 16})
+    defaults = TransMILOptions()
+    assert (defaults.num_heads, defaults.dropout, defaults.attn_dropout) == (8, 0.25, 0.1)
+    dropouts = {module.p for module in model.modules() if isinstance(module, torch.nn.Dropout)}
+    assert dropouts <= {defaults.dropout, defaults.attn_dropout} and defaults.dropout in dropouts
+    heads = {module.num_heads for module in model.modules() if hasattr(module, "num_heads")}
+    assert heads == {defaults.num_heads}

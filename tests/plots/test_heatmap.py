@@ -23,6 +23,7 @@ from crossfusion_core.plots.heatmap import (
     ScaleMap,
     heatmap_score_maps,
     paint_heatmaps,
+    paint_held_out_slide,
     score_grid,
     slide_scale_maps,
 )
@@ -194,22 +195,37 @@ def test_score_grid_puts_each_patch_in_its_cell() -> None:
 
 
 @pytest.mark.parametrize(("name", "n_panels"), [("crossfusion", 4), ("abmil", 2)])
-def test_paint_heatmaps_writes_the_extreme_and_configured_slides(fold, tmp_path, svs_20x, name, n_panels):
-    settings = HeatmapSettings.from_mapping({"slides": ["LOW-S1", "NOT-IN-FOLD"], "chunk_size": 64})
+def test_paint_heatmaps_writes_the_extreme_slides(fold, tmp_path, svs_20x, name, n_panels):
+    settings = HeatmapSettings.from_mapping({"slides": ["LOW-S1"], "chunk_size": 64})
     out_dir = tmp_path / f"heatmaps_{name}"
-    with pytest.warns(UserWarning, match="NOT-IN-FOLD"):
-        written = paint_heatmaps(
-            fold["checkpoints"][name],
-            fold["predictions"],
-            fold["dirs"],
-            lambda slide_id: svs_20x,
-            settings,
-            out_dir,
-        )
-    assert sorted(written) == ["LOW-S1", "highest_risk", "lowest_risk"]
+    written = paint_heatmaps(
+        fold["checkpoints"][name],
+        fold["predictions"],
+        fold["dirs"],
+        lambda slide_id: svs_20x,
+        settings,
+        out_dir,
+    )
+    assert sorted(written) == ["highest_risk", "lowest_risk"]
     assert sorted(p.name for p in out_dir.iterdir()) == sorted(f"{k}.png" for k in written)
     with Image.open(written["highest_risk"]) as image:
         assert image.format == "PNG"
         ratio = image.size[0] / image.size[1]
     # one panel per painted scale plus the thumbnail: a single-scale model paints one scale only
     assert 0.6 < ratio / n_panels < 1.2, ratio
+
+
+def test_a_configured_slide_is_painted_by_the_fold_that_held_it_out(fold, tmp_path, svs_20x):
+    other_fold = tmp_path / "other_predictions.csv"
+    pd.read_csv(fold["predictions"]).assign(case_id=["A", "B"], slide_ids=["A-S1.svs", "B-S1.svs"]).to_csv(
+        other_fold, index=False
+    )
+    checkpoint = fold["checkpoints"]["abmil"]
+    folds = [(checkpoint, other_fold), (checkpoint, fold["predictions"])]
+    settings = HeatmapSettings.from_mapping({"chunk_size": 64})
+    out_path = tmp_path / "LOW-S1.png"
+    assert paint_held_out_slide(folds, "LOW-S1", svs_20x, fold["dirs"], settings, out_path) == 1
+    with Image.open(out_path) as image:
+        assert image.format == "PNG"
+    with pytest.raises(ValueError, match="NOWHERE-S1 is held out in none of the folds"):
+        paint_held_out_slide(folds[:1], "NOWHERE-S1", svs_20x, fold["dirs"], settings, out_path)

@@ -81,5 +81,5 @@ def test_a_single_group_gives_no_p_value_but_a_figure(tmp_path, fold_files) -> N
 
 
 def test_unknown_grouping_is_a_config_error() -> None:
-    with pytest.raises(ValueError, match="groups='quartiles'"):
+    with pytest.raises(ValueError, match="'quartiles' is not allowed"):
         KmSettings.from_mapping({"groups": "quartiles"})

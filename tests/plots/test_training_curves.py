@@ -43,3 +43,15 @@ def test_a_log_without_cindex_names_the_file(tmp_path) -> None:
     pd.read_csv(path).drop(columns="val_cindex").to_csv(path, index=False)
     with pytest.raises(PipelineInputError, match=r"fold_0/epochs\.csv.*val_cindex"):
         training_curves_plot([path], "abmil / uni", tmp_path / "curves.png")
+
+
+def test_a_model_fitted_in_closed_form_draws_no_line(tmp_path) -> None:
+    """The linear probe's folds log no epoch: the figure is still made, with the other folds' lines."""
+    trained = write_epochs(tmp_path, 0, 4)
+    fitted = tmp_path / "fold_1" / "epochs.csv"
+    fitted.parent.mkdir()
+    pd.read_csv(trained).iloc[:0].to_csv(fitted, index=False)
+    out = tmp_path / "curves.png"
+    training_curves_plot([trained, fitted], "linear_probe / uni", out)
+    with Image.open(out) as image:
+        assert image.format == "PNG"

@@ -15,7 +15,15 @@ import numpy as np
 import pandas as pd
 import pytest
 from cluster import SlurmCluster
-from snakemake_runs import REPO, SNAKEFILE, TINY_CONFIG, run_snakemake_on_slurm, run_workflow, slurm_job_ids
+from snakemake_runs import (
+    REPO,
+    SNAKEFILE,
+    TINY_CONFIG,
+    run_snakemake,
+    run_snakemake_on_slurm,
+    run_workflow,
+    slurm_job_ids,
+)
 
 pytestmark = pytest.mark.slurm
 
@@ -60,6 +68,8 @@ def test_pipeline_runs_as_slurm_jobs_with_local_results(slurm_cluster: SlurmClus
     slurm_logs = {log.stem for log in (slurm_dir / ".snakemake" / "slurm_logs").rglob("*.log")}
     assert set(job_ids) <= slurm_logs
 
+    report = run_snakemake(slurm_dir, SNAKEFILE, CONFIGS, [], ["--report", f"{RESULTS}/report.html"], 600)
+    assert report.returncode == 0, report.stdout[-4000:]
     assert (slurm_dir / RESULTS / "report.html").stat().st_size > 100_000
     local_features, slurm_features = _features(local_dir), _features(slurm_dir)
     assert local_features.keys() == slurm_features.keys()

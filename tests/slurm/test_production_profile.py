@@ -22,12 +22,12 @@ SITE = {
 }
 SNAKEFILE = textwrap.dedent(
     """
-    rule report:
+    rule summarize:
         input:
             expand("features/{backbone}.txt", backbone=["uni2_h", "conch_v1"]),
             "slides/a.svs",
         output:
-            "report.txt",
+            "summary.txt",
         shell:
             "cat {input} > {output}"
 
@@ -69,20 +69,20 @@ def test_profile_takes_site_names_from_environment_and_sizes_gpu_jobs(
     (workdir / "Snakefile").write_text(SNAKEFILE)
 
     result = run_snakemake(
-        workdir, workdir / "Snakefile", [], ["report.txt"], ["--profile", str(PROFILE_DIR), "--dry-run"], 120
+        workdir, workdir / "Snakefile", [], ["summary.txt"], ["--profile", str(PROFILE_DIR), "--dry-run"], 120
     )
 
     assert result.returncode == 0, result.stdout
     planned = planned_resources(result.stdout)
     assert set(planned) == {
-        "report",
+        "summarize",
         "download[a]",
         "extract_features[uni2_h]",
         "extract_features[conch_v1]",
     }
     assert {job["slurm_account"] for job in planned.values()} == {"proj42"}
     assert planned["download[a]"]["slurm_partition"] == "cpu-short"
-    assert planned["report"]["slurm_partition"] == "cpu-short"
+    assert planned["summarize"]["slurm_partition"] == "cpu-short"
     for backbone in ("uni2_h", "conch_v1"):
         job = planned[f"extract_features[{backbone}]"]
         assert (job["slurm_partition"], job["gpu"]) == ("gpu-a100", "1")

@@ -14,7 +14,7 @@ import pytest
 from lifelines.utils import concordance_index
 from reference_data import TCGA_REFERENCE
 
-from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.settings import SettingsError
 from crossfusion_core.synthetic.clinical import survival_table, write_synthetic_clinical
 from crossfusion_core.synthetic.cohort import SyntheticSettings, cohort_plan
 from crossfusion_core.synthetic.slides import write_synthetic_slide
@@ -47,11 +47,25 @@ def test_second_slides_share_the_patient_scores():
         assert second.true_risk == firsts[second.case_id].true_risk
 
 
-def test_settings_reject_bad_values():
-    with pytest.raises(PipelineInputError, match="fraction_40x"):
-        SyntheticSettings.from_mapping({"fraction_40x": 1.5})
-    with pytest.raises(PipelineInputError, match="unknown keys"):
-        SyntheticSettings.from_mapping({"n_patient": 3})
+@pytest.mark.parametrize(
+    ("mapping", "key", "message"),
+    [
+        ({"fraction_40x": 1.5}, ("fraction_40x",), "less than or equal to 1"),
+        ({"n_patient": 3}, ("n_patient",), "did you mean 'n_patients'"),
+        ({"n_patients": 0}, ("n_patients",), "greater than or equal to 1"),
+        ({"tissue_size_um": [900, 800]}, ("tissue_size_um",), r"not \[min, max\]"),
+        ({"tissue_size_um": [200, 800]}, ("tissue_size_um",), "300 <= min"),
+        ({"censoring_rate": 1.0}, ("censoring_rate",), "less than 1"),
+        ({"baseline_hazard_per_month": 0}, ("baseline_hazard_per_month",), "greater than 0"),
+    ],
+)
+def test_settings_reject_bad_values(mapping: dict, key: tuple[str, ...], message: str) -> None:
+    with pytest.raises(SettingsError, match=message) as raised:
+        SyntheticSettings.from_mapping(mapping)
+    assert raised.value.key == key
+
+
+def test_settings_take_the_tissue_range_as_a_yaml_list() -> None:
     assert SyntheticSettings.from_mapping({"tissue_size_um": [800, 900]}).tissue_size_um == (800.0, 900.0)
 
 

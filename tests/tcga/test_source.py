@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.settings import SettingsError
 from crossfusion_core.tcga.manifest import slide_ids_from_manifest
 from crossfusion_core.tcga.source import TcgaSource
 
@@ -37,16 +37,28 @@ def test_merged_cohorts_query_both_projects():
 
 
 @pytest.mark.parametrize(
-    ("change", "message"),
+    ("change", "key", "problem"),
     [
-        ({"survival_tabel": "x.csv"}, "unknown key"),
-        ({"project": "BLCA"}, "not a GDC project id"),
-        ({"retries": -1}, "retries"),
-        ({"gdc_api": "ftp://x"}, "not an http"),
-        ({"manifest": None}, "manifest is missing"),
+        ({"survival_tabel": "x.csv"}, "survival_tabel", "unknown key"),
+        ({"project": "BLCA"}, "project", "'BLCA' is not a GDC project id"),
+        ({"project": ["TCGA-GBM", "lgg"]}, "project", "'lgg' is not a GDC project id"),
+        ({"retries": -1}, "retries", "-1 is not valid"),
+        ({"backoff_s": float("nan")}, "backoff_s", "nan is not valid"),
+        ({"gdc_api": "ftp://x"}, "gdc_api", "not an http"),
+        ({"manifest": None}, "manifest", "is missing"),
+        ({"data_dir": ""}, "data_dir", "is missing"),
+        ({"slide_pattern": ""}, "slide_pattern", "is empty"),
+        ({"fill_missing_from_gdc": "no"}, "fill_missing_from_gdc", "'no' is not valid"),
     ],
 )
-def test_bad_source_section_is_refused(change, message):
+def test_bad_source_section_is_refused(change, key, problem):
     mapping = {"kind": "tcga", "project": "TCGA-BLCA", "manifest": "m.tsv", "data_dir": "d", **change}
-    with pytest.raises(PipelineInputError, match=message):
+    with pytest.raises(SettingsError) as refused:
         TcgaSource.from_mapping(mapping)
+    assert refused.value.key == (key,) and problem in refused.value.problem
+
+
+def test_blank_optional_paths_are_none_and_defaults_live_on_the_model():
+    source = TcgaSource(project="TCGA-BLCA", manifest="m.tsv", data_dir="d", splits_dir="", token_file=None)
+    assert (source.splits_dir, source.token_file, source.slide_pattern) == (None, None, "-DX")
+    assert source.projects == ("TCGA-BLCA",) and source.slide_file_pattern == "d/{slide}.svs"

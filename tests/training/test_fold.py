@@ -21,11 +21,12 @@ from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.features.feature_files import read_feature_file
 from crossfusion_core.models.checkpoint import load_checkpoint
 from crossfusion_core.models.standardized import Standardized
+from crossfusion_core.settings import SettingsError
 from crossfusion_core.training.fold import train_fold
 from crossfusion_core.training.loop import concordance
 from crossfusion_core.training.outputs import EPOCH_COLUMNS
 from crossfusion_core.training.resume import RESUME_NAME
-from crossfusion_core.training.settings import TrainingSettings
+from crossfusion_core.training.settings import FoldTrainingSettings, TrainingSettings
 
 FAST = {"steps": None, "epochs": 6, "grad_accumulation": 2, "lr": 3e-3, "eta_min": 1e-5}
 INNER = {"selection": "inner_validation", "early_stopping_patience": 8}
@@ -39,7 +40,7 @@ OPTIONS = {
 def run(cohort, out_dir: Path, model: str = "abmil", **settings) -> pd.DataFrame:
     data, split = cohort
     train_fold(
-        TrainingSettings.from_mapping({**FAST, **settings}),
+        FoldTrainingSettings.from_mapping({**FAST, **settings}),
         model,
         OPTIONS[model],
         data.survival_csv,
@@ -121,14 +122,12 @@ def test_inner_validation_selects_and_stops_early(cohort, tmp_path) -> None:
 
 
 def test_reference_protocol_reports_best_held_out_epoch_after_warmup(cohort, tmp_path) -> None:
-    predictions = run(cohort, tmp_path, protocol="reference", selection_warmup_epochs=2)
+    predictions = run(cohort, tmp_path, protocol="original", selection_warmup_epochs=2)
     epochs = pd.read_csv(tmp_path / "epochs.csv")
     after_warmup = epochs["val_cindex"].iloc[2:]
     assert cindex(predictions) == pytest.approx(after_warmup.max())
     checkpoint = torch.load(tmp_path / "model.pt", weights_only=False)
-    assert checkpoint["best_epoch"] == after_warmup.idxmax() and checkpoint["protocol"].startswith(
-        "reference"
-    )
+    assert checkpoint["best_epoch"] == after_warmup.idxmax() and checkpoint["protocol"].startswith("original")
 
 
 def test_periodic_cosine_rises_again_after_its_period(cohort, tmp_path) -> None:
@@ -219,21 +218,43 @@ def test_split_patient_absent_from_survival_table_is_named(cohort, tmp_path) -> 
         run((data, bad_split), tmp_path / "out")
 
 
-def test_settings_reject_bad_values() -> None:
-    with pytest.raises(PipelineInputError, match="protocol"):
-        TrainingSettings.from_mapping({"protocol": "optimistic"})
-    with pytest.raises(PipelineInputError, match="unknown key"):
-        TrainingSettings.from_mapping({"epoch": 3})
-    with pytest.raises(PipelineInputError, match="exactly one training length"):
-        TrainingSettings.from_mapping({"epochs": 3})
-    with pytest.raises(PipelineInputError, match="needs a selection set"):
-        TrainingSettings.from_mapping({"early_stopping_patience": 5})
-    with pytest.raises(PipelineInputError, match="positive whole number"):
-        TrainingSettings.from_mapping({"steps": 2.5})
-    with pytest.raises(PipelineInputError, match="needs standardize_features"):
-        TrainingSettings.from_mapping({"standardize_features": False, "input_components": 4})
+@pytest.mark.parametrize(
+    ("mapping", "key", "problem"),
+    [
+        ({"protocol": "optimistic"}, ("protocol",), "'optimistic' is not allowed"),
+        ({"epoch": 3}, ("epoch",), "unknown key 'epoch'"),
+        ({"epochs": 3}, ("steps",), "exactly one training length"),
+        ({"early_stopping_patience": 5}, ("early_stopping_patience",), "needs a selection set"),
+        ({"steps": 2.5}, ("steps",), "2.5 is not valid"),
+        ({"steps": 0}, ("steps",), "0 is not valid"),
+        ({"cosine_period_epochs": True}, ("cosine_period_epochs",), "True is not a whole number"),
+        ({"standardize_features": False, "input_components": 4}, ("input_components",), "standardize"),
+        ({"loss": "cox", "grad_accumulation": 1}, ("grad_accumulation",), "Cox risk set"),
+        ({"lr": 1e-4, "eta_min": 1e-3}, ("eta_min",), "above lr"),
+        ({"n_folds": 1}, ("n_folds",), "n_folds=1 is outside"),
+        ({"inner_val_fraction": 1.0}, ("inner_val_fraction",), "1.0 is not valid"),
+    ],
+)
+def test_settings_reject_bad_values_naming_the_key(mapping: dict, key: tuple, problem: str) -> None:
+    with pytest.raises(SettingsError, match=problem) as info:
+        TrainingSettings.from_mapping(mapping)
+    assert (info.value.section, info.value.key) == ("training", key)
+
+
+def test_settings_take_yaml_numbers_and_null_lengths() -> None:
     settings = TrainingSettings.from_mapping({"lr": "1.0e-4", "epochs": 3.0, "steps": None})
-    assert settings.epochs == 3 and settings.steps is None
+    assert settings.epochs == 3 and settings.steps is None and settings.lr == 1e-4
+
+
+def test_a_closed_form_model_is_fitted_once_and_records_no_epoch(cohort, tmp_path) -> None:
+    """The probe runs no epoch, so its log has no rows and its checkpoint names no kept epoch; its fit
+    does not depend on the seed, so an ensemble is one probe, not copies of it."""
+    run(cohort, tmp_path, "linear_probe", ensemble=2)
+    epochs = pd.read_csv(tmp_path / "epochs.csv")
+    assert tuple(epochs.columns) == EPOCH_COLUMNS and epochs.empty
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=False)
+    assert checkpoint["best_epoch"] is None and checkpoint["ensemble_size"] == 1
+    assert not list(tmp_path.glob(".member_*")) and not (tmp_path / RESUME_NAME).exists()
 
 
 def test_feature_standardisation_is_the_folds_and_travels_in_the_checkpoint(cohort, tmp_path) -> None:

@@ -58,5 +58,5 @@ def test_auto_precision_is_bf16_on_cuda_only(device: str, precision: str, dtype:
 
 
 def test_unknown_precision_is_a_config_error() -> None:
-    with pytest.raises(PipelineInputError, match="precision='fp16' is not one of"):
+    with pytest.raises(PipelineInputError, match=r"`training.precision`: 'fp16' is not allowed"):
         TrainingSettings.from_mapping({"precision": "fp16"})

@@ -46,7 +46,7 @@ def test_preset_holds_the_original_settings() -> None:
     settings = preset_settings()
     for name, value in ORIGINAL_TRAIN_SH.items():
         assert getattr(settings, name) == value, name
-    assert settings.protocol == "reference" and settings.selects_on_held_out
+    assert settings.protocol == "original" and settings.selects_on_held_out
     assert (settings.items, settings.steps, settings.cosine_period_epochs, settings.eta_min) == (
         "slide",
         None,

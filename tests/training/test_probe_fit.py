@@ -48,3 +48,28 @@ def test_discrete_probe_fits_and_ranks_risk_on_the_cpu() -> None:
         risk = SurvivalOutput.from_logits(model.head(model.reduced(features))).risk.numpy()
     early, late = targets.label_bin == 0, targets.label_bin == N_BINS - 1
     assert risk[early].mean() > risk[late].mean() + 0.5
+
+
+def test_the_closed_form_fit_on_items_pools_them_and_reads_their_labels() -> None:
+    """``fit`` on dataset items (what training calls) fits the probe as its pooled rows and labels do."""
+    rng = np.random.default_rng(2)
+    targets = _targets(24, rng)
+    generator = torch.Generator().manual_seed(2)
+    labels = zip(
+        targets.label_bin.tolist(), targets.survival_months, targets.censorship.tolist(), strict=True
+    )
+    items = [
+        (*(torch.randn(n, 5, generator=generator) - label[0] for n in (3, 6, 9)), *label, f"patient_{i}")
+        for i, label in enumerate(labels)
+    ]
+    fitted, reference = (
+        LinearProbe(backbone_dim=5, n_bins=N_BINS, n_components=2, head="discrete", pooling="mean_max")
+        for _ in range(2)
+    )
+    fitted.fit(items, targets.bin_edges, targets.alpha)
+    with torch.no_grad():
+        pooled = torch.cat([reference.pooled(*item[:3]) for item in items])
+    fit_linear_probe(reference, pooled, targets)
+    for name, value in reference.state_dict().items():
+        torch.testing.assert_close(fitted.state_dict()[name], value, rtol=0, atol=0)
+    assert fitted.head.weight.abs().sum() > 0

@@ -147,6 +147,7 @@ def left_out_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     )
     run_workflow(workdir, [TINY_CONFIG, overlay], ["all"])
+    run_workflow(workdir, [TINY_CONFIG, overlay], [], "--report", "results/left_out/report.html")
     return workdir / "results" / "left_out"
 
 

@@ -20,7 +20,6 @@ STAGES = {
     "km_plot",
     "training_curves",
     "heatmap",
-    "report",
 }
 COHORTS = sorted((REPO / "config" / "cohorts").glob("tcga_*.yaml"))
 
@@ -42,7 +41,7 @@ def test_a_wrong_type_stops_the_run_naming_the_section(tmp_path: Path):
     wrong.write_text(yaml.safe_dump({"training": {"epochs": "many"}}))
     done = run_snakemake(tmp_path, SNAKEFILE, [wrong], ["all"], ["--dry-run", "--cores", "1"], 300)
     assert done.returncode != 0
-    assert "epochs" in done.stdout and "'many' is not of type 'integer'" in done.stdout
+    assert "`training.epochs`: 'many' is not valid" in done.stdout and "valid integer" in done.stdout
 
 
 def _dry_run(workdir: Path, overlay: dict) -> subprocess.CompletedProcess:
@@ -77,7 +76,7 @@ DAG_TIME_MISTAKES = {
     "option typo": (
         {"training": {"models": ["abmil"], "model_options": {"abmil": {"hiden_dim": 32}}}},
         "training.model_options.abmil.hiden_dim",
-        "use only",
+        "did you mean 'hidden_dim'?",
     ),
     "more folds than patients": (
         {"synthetic": {"n_patients": 8, "second_slide_fraction": 0}, "training": {"n_folds": 9}},
@@ -103,7 +102,7 @@ DAG_TIME_MISTAKES = {
     "option typo of a model the run does not train": (
         {"training": {"models": ["abmil"], "model_options": {"dsmil": {"dropuot": 0.1}}}},
         "training.model_options.dsmil.dropuot",
-        "use only",
+        "did you mean 'dropout'?",
     ),
     "manifest without diagnostic slides": (
         _tcga_manifest_without_diagnostic_slides,
@@ -138,12 +137,23 @@ def test_the_dry_run_stops_a_job_time_mistake_naming_the_overlay(tmp_path: Path,
 
 
 @pytest.mark.parametrize("formats", [["pdf"], ["svg"]], ids=str)
-def test_a_kaplan_meier_format_without_png_still_plans_the_report(tmp_path: Path, formats: list[str]):
+def test_a_kaplan_meier_format_without_png_still_plans_the_figures(tmp_path: Path, formats: list[str]):
     path = tmp_path / "km.yaml"
     path.write_text(yaml.safe_dump({"km": {"formats": formats}}))
     plan = planned_jobs(tmp_path, [path])
     main = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    assert plan["km_plot"] == len(main["training"]["models"]) and plan["report"] == 1
+    assert plan["km_plot"] == len(main["training"]["models"])
+
+
+def test_configured_heatmap_slides_are_declared_outputs_of_all(tmp_path: Path):
+    """Each slide of `heatmaps.slides` is a file `all` asks for (one job per model x backbone x slide),
+    not an undeclared extra file of a fold's heatmap job."""
+    path = tmp_path / "heatmaps.yaml"
+    path.write_text(yaml.safe_dump({"heatmaps": {"slides": ["SYN-P0001-S1", "SYN-P0002-S1"]}}))
+    main = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    runs = len(main["training"]["models"]) * len(main["features"]["backbones"])
+    assert planned_jobs(tmp_path, [path])["slide_heatmap"] == 2 * runs
+    assert "slide_heatmap" not in planned_jobs(tmp_path, [])
 
 
 @pytest.mark.parametrize("cohort", COHORTS, ids=lambda path: path.stem)

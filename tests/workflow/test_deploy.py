@@ -120,6 +120,7 @@ def test_copied_models_score_a_cohort_without_survival(deploy_run: Path, tmp_pat
     )
     configs = _deploying_on(tmp_path, target, models_from=str(deploy_run / TRAINED))
     run_workflow(tmp_path, configs, ["all"])
+    run_workflow(tmp_path, configs, [], "--report", f"{TRAINED}/report.html")
     deployed = tmp_path / TRAINED / "deploy" / "hospital"
     predictions = pd.read_csv(deployed / RUN / "predictions.csv")
     assert predictions["case_id"].tolist() == ["P1", "P2", "P3"] and predictions["risk"].notna().all()

@@ -10,6 +10,8 @@ import yaml
 from snakemake_runs import TINY_CONFIG
 
 from crossfusion_core.cohort import cohort_slide_ids
+from crossfusion_core.synthetic.settings import SyntheticSettings
+from crossfusion_core.synthetic.source import SyntheticSource
 
 RESULTS = "results/tiny"
 MODELS = ("crossfusion", "abmil")
@@ -17,7 +19,7 @@ MODELS = ("crossfusion", "abmil")
 
 def _tiny_slides() -> list[str]:
     tiny = yaml.safe_load(TINY_CONFIG.read_text())
-    return cohort_slide_ids({"kind": "synthetic"}, tiny["synthetic"])
+    return cohort_slide_ids(SyntheticSource(), SyntheticSettings.from_mapping(tiny["synthetic"]))
 
 
 def test_every_stage_leaves_its_results(tiny_run: Path):
@@ -32,7 +34,6 @@ def test_every_stage_leaves_its_results(tiny_run: Path):
         for fold in (0, 1):
             for path in ("model.pt", "epochs.csv", "predictions.csv", "heatmaps/highest_risk.png"):
                 assert (run / f"fold_{fold}" / path).stat().st_size > 0, path
-    assert (results / "report.html").stat().st_size > 100_000
 
 
 def test_every_patient_is_held_out_exactly_once(tiny_run: Path):

@@ -42,6 +42,7 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     )
     run_workflow(workdir, [TINY_CONFIG, overlay], ["all"])
+    run_workflow(workdir, [TINY_CONFIG, overlay], [], "--report", f"{RESULTS}/report.html")
     return workdir
 
 

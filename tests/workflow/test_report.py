@@ -1,4 +1,5 @@
-"""The HTML report opens in a real browser (headless Chromium) and every figure in it decodes."""
+"""`snakemake --report`, the step after `all`: the report opens in a real browser (headless Chromium)
+and every figure in it decodes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from snakemake_runs import SNAKEFILE, TINY_CONFIG, run_snakemake
 
 DECODE_ALL_FIGURES = """
 const done = arguments[arguments.length - 1];
@@ -36,7 +38,9 @@ def browser():
 
 
 def test_report_loads_and_every_image_renders(tiny_run: Path, browser, tmp_path: Path):
-    report = tiny_run / "results" / "tiny" / "report.html"
+    report = tmp_path / "report.html"
+    done = run_snakemake(tiny_run, SNAKEFILE, [TINY_CONFIG], [], ["--report", str(report)], 600)
+    assert done.returncode == 0, done.stdout[-4000:]
     browser.get(report.as_uri())
     assert browser.title == "Snakemake Report"
     decoded = browser.execute_async_script(DECODE_ALL_FIGURES)

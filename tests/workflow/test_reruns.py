@@ -10,6 +10,8 @@ from snakemake_runs import REPO, SYNTHETIC_FEATURE_STAGES, TINY_CONFIG, planned_
 
 from crossfusion_core.cohort import cohort_slide_ids
 from crossfusion_core.slide_batches import slides_by_batch
+from crossfusion_core.synthetic.settings import SyntheticSettings
+from crossfusion_core.synthetic.source import SyntheticSource
 
 N_FOLDS = 2
 N_MODELS = 2
@@ -19,12 +21,11 @@ AFTER_TRAINING = {
     "km_plot": N_MODELS,
     "training_curves": N_MODELS,
     "heatmap": N_MODELS * N_FOLDS,
-    "report": 1,
 }
 
 
 TINY = yaml.safe_load(TINY_CONFIG.read_text())
-TINY_SLIDES = cohort_slide_ids({"kind": "synthetic"}, TINY["synthetic"])
+TINY_SLIDES = cohort_slide_ids(SyntheticSource(), SyntheticSettings.from_mapping(TINY["synthetic"]))
 TINY_BATCHES = slides_by_batch(
     TINY_SLIDES, yaml.safe_load((REPO / "config" / "config.yaml").read_text())["slides"]["batches"]
 )
@@ -58,9 +59,9 @@ def test_one_models_options_rerun_only_that_model(tiny_run: Path, tmp_path: Path
     assert plan["evaluate"] == 1
 
 
-def test_plot_setting_reruns_only_that_plot_and_the_report(tiny_run: Path, tmp_path: Path):
+def test_plot_setting_reruns_only_that_plot(tiny_run: Path, tmp_path: Path):
     plan = _plan_with(tiny_run, tmp_path, {"km": {"groups": "tertiles"}})
-    assert plan == {"km_plot": N_MODELS, "report": 1}
+    assert plan == {"km_plot": N_MODELS}
 
 
 @pytest.mark.parametrize("speed_only", [{"batch_size": 8}, {"num_workers": 1}])

@@ -117,7 +117,7 @@ def test_missing_resolution_needs_an_override(svs_20x, tmp_path):
 def test_settings_reject_bad_values():
     with pytest.raises(PipelineInputError, match="method"):
         SegmentationSettings.from_mapping({"method": "watershed"})
-    with pytest.raises(PipelineInputError, match="unknown keys"):
+    with pytest.raises(PipelineInputError, match="unknown key"):
         SegmentationSettings.from_mapping({"mask_mmp": 8})
     assert SegmentationSettings.from_mapping({"mask_mpp": 4}).mask_mpp == 4.0
 
