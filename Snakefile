@@ -49,7 +49,7 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/source.smk"
+include: "rules/dataset.smk"
 include: "rules/wsi.smk"
 include: "rules/features.smk"
 include: "rules/training.smk"

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from crossfusion_core.devices import Compute, Precision
 from crossfusion_core.features.backbones import BackboneSpec, backbone_spec, load_backbone
-from crossfusion_core.features.extract import AUTOCAST_DTYPES
 from crossfusion_core.features.patch_table import read_patch_table
 from crossfusion_core.features.reading import PatchPixels
 from crossfusion_core.features.transforms import to_model_input
@@ -68,13 +68,12 @@ def patch_pixels(
 
 
 def features(
-    model: torch.nn.Module, inputs: torch.Tensor, precision: str
+    model: torch.nn.Module, inputs: torch.Tensor, precision: Precision
 ) -> tuple[torch.Tensor, float, float]:
     """(features, wall s, CPU s) of the model over ``inputs`` in batches of 64, autocast to ``precision``."""
     wall, cpu = time.perf_counter(), time.process_time()
     outs = []
-    dtype = AUTOCAST_DTYPES.get(precision)
-    with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+    with torch.inference_mode(), Compute(torch.device("cpu"), precision).autocast():
         for start in range(0, len(inputs), BATCH):
             outs.append(model(inputs[start : start + BATCH]).float())
     return torch.cat(outs), time.perf_counter() - wall, time.process_time() - cpu

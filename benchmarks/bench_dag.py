@@ -35,7 +35,7 @@ def main(n_slides: int = 1000) -> None:
         write_manifest(workdir / "manifest.tsv", n_slides)
         overlay = {
             "cohort": "dag_benchmark",
-            "source": {
+            "dataset": {
                 "kind": "tcga",
                 "project": "TCGA-XX",
                 "manifest": "manifest.tsv",

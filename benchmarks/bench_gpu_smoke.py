@@ -56,6 +56,7 @@ from crossfusion_core.features.feature_files import read_feature_file, write_fea
 from crossfusion_core.features.settings import FeatureSettings
 from crossfusion_core.scales import MAGNIFICATIONS, SCALES, children_per_side, magnification_for_mpp
 from crossfusion_core.training.fold import train_fold
+from crossfusion_core.training.loop import training_compute
 from crossfusion_core.training.settings import TrainingSettings
 from crossfusion_core.wsi.slide import SlideGeometry
 
@@ -243,24 +244,24 @@ def extraction(sizes: Sizes, work: Path, threads: int) -> dict:
     started = time.perf_counter()
     encoder = load_encoder(sizes.backbone, settings, settings.resources, threads)
     load_s = time.perf_counter() - started
-    resources = settings.resources.for_job(threads, encoder.device.type)
+    resources = settings.resources.for_job(threads, encoder.compute.device.type)
     slide = SlideToFeaturise(geometry.path, work / "patches.h5", None, geometry)
     seconds, syncs = [], []
-    reset_peak(encoder.device)
+    reset_peak(encoder.compute.device)
     for index in range(sizes.n_slides):
         outs = {m: work / "features" / f"x{m}" / f"SLIDE-{index}.h5" for m in MAGNIFICATIONS}
         started = time.perf_counter()
-        with counted_host_syncs(encoder.device) as found:
+        with counted_host_syncs(encoder.compute.device) as found:
             featurise_slide(encoder, slide, settings, resources, outs)
-        synchronize(encoder.device)
+        synchronize(encoder.compute.device)
         seconds.append(time.perf_counter() - started)
         syncs.append(len(found))
     written = [read_feature_file(path).features for path in outs.values()]
     return {
         "stage": "extraction",
         "backbone": f"{sizes.backbone} (random weights, loaded from a local checkpoint)",
-        "device": str(encoder.device),
-        "precision": encoder.precision,
+        "device": str(encoder.compute.device),
+        "precision": encoder.compute.precision,
         "reader_processes": resources.num_workers,
         "batch_size": sizes.batch_size,
         "model_load_s": round(load_s, 1),
@@ -270,7 +271,7 @@ def extraction(sizes: Sizes, work: Path, threads: int) -> dict:
         "batches_per_slide": -(-n_patches // sizes.batch_size),
         "features_finite": bool(all(np.isfinite(f).all() for f in written)),
         "feature_shapes": [list(f.shape) for f in written],
-        "peak_memory_gb": peak_memory_gb(encoder.device),
+        "peak_memory_gb": peak_memory_gb(encoder.compute.device),
     }
 
 
@@ -320,7 +321,7 @@ def training(sizes: Sizes, work: Path, threads: int) -> dict:
         }
     )
     options = {"embed_dim": sizes.embed_dim, "num_heads": 4, "num_layers": 1}
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = training_compute(settings).device
     seconds, predictions = [], []
     for run in (1, 2):
         out = work / f"fold_run{run}"

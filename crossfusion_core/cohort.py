@@ -1,7 +1,7 @@
 """Which slides a run covers and where each one's file is, decided from the config alone.
 
 The workflow calls this while it builds its DAG, so it never opens a slide or touches the network.
-Each source gives its own mapping from slide id to file: synthetic slides are planned from the
+Each dataset gives its own mapping from slide id to file: synthetic slides are planned from the
 `synthetic` section and written by the workflow, TCGA ones come from the (committed) GDC manifest,
 narrowed to the slides of the survival table when the study's table is the only clinical source (a
 slide without survival data would be downloaded, segmented and featurised for nothing), and local ones
@@ -17,32 +17,16 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
-from crossfusion_core.local.source import LocalSource
-from crossfusion_core.settings import ConfigProblem, Names, PositiveCount, Settings, SettingsError, explain
+from crossfusion_core.local.dataset import LocalDataset
+from crossfusion_core.settings import ConfigProblem, Names, PositiveCount, Settings
+from crossfusion_core.synthetic.dataset import SYNTHETIC_SLIDE_SUFFIX, SyntheticDataset
 from crossfusion_core.synthetic.settings import SyntheticSettings
-from crossfusion_core.synthetic.source import SYNTHETIC_SLIDE_SUFFIX, SyntheticSource
-from crossfusion_core.tcga.source import TcgaSource
+from crossfusion_core.tcga.dataset import TcgaDataset
 
-CohortSource = Annotated[SyntheticSource | TcgaSource | LocalSource, Field(discriminator="kind")]
-"""The ``source`` section: its ``kind`` (generated, the GDC, or your own slide sheet) picks its keys."""
-
-
-class _SourceKey(BaseModel):
-    """The ``source`` key alone: its errors then read as they do in the whole config (see
-    :func:`~crossfusion_core.settings.explain`, which drops the kind pydantic puts into their key paths)."""
-
-    source: CohortSource
-
-
-def cohort_source(mapping: Mapping[str, Any] | None) -> CohortSource:
-    """The ``source`` section as the model of its kind; a refused value names its key in the section."""
-    try:
-        return _SourceKey(source=dict(mapping or {})).source
-    except ValidationError as error:
-        key, problem, fix = explain(_SourceKey, error)
-        raise SettingsError("source", key[1:], problem, fix) from None
+CohortDataset = Annotated[SyntheticDataset | TcgaDataset | LocalDataset, Field(discriminator="kind")]
+"""The ``dataset`` section: its ``kind`` (generated, the GDC, or your own slide sheet) picks its keys."""
 
 
 def _positive_mpp(mpp: float) -> float:
@@ -91,27 +75,27 @@ class CohortSlide:
 
 @dataclass(frozen=True)
 class Cohort:
-    """The slides a source lists (before ``slides.exclude``) and the file that lists them."""
+    """The slides a dataset lists (before ``slides.exclude``) and the file that lists them."""
 
     slides: tuple[CohortSlide, ...]
     listed_in: str
 
 
-def cohort(source: CohortSource, synthetic: SyntheticSettings, synthetic_dir: str | Path) -> Cohort:
-    """The cohort of ``source``; synthetic slides are placed in ``synthetic_dir``."""
-    if isinstance(source, SyntheticSource):
+def cohort(dataset: CohortDataset, synthetic: SyntheticSettings, synthetic_dir: str | Path) -> Cohort:
+    """The cohort of ``dataset``; synthetic slides are placed in ``synthetic_dir``."""
+    if isinstance(dataset, SyntheticDataset):
         return _synthetic_cohort(synthetic, Path(synthetic_dir))
-    if isinstance(source, LocalSource):
-        return _local_cohort(source)
-    return _tcga_cohort(source)
+    if isinstance(dataset, LocalDataset):
+        return _local_cohort(dataset)
+    return _tcga_cohort(dataset)
 
 
 def cohort_slide_ids(
-    source: CohortSource, synthetic: SyntheticSettings, exclude: Iterable[str] = ()
+    dataset: CohortDataset, synthetic: SyntheticSettings, exclude: Iterable[str] = ()
 ) -> list[str]:
     """Slide ids of the cohort, in a stable order, without the excluded ones."""
     excluded = set(exclude)
-    return [s.slide_id for s in cohort(source, synthetic, ".").slides if s.slide_id not in excluded]
+    return [s.slide_id for s in cohort(dataset, synthetic, ".").slides if s.slide_id not in excluded]
 
 
 def _synthetic_cohort(synthetic: SyntheticSettings, slide_dir: Path) -> Cohort:
@@ -124,7 +108,7 @@ def _synthetic_cohort(synthetic: SyntheticSettings, slide_dir: Path) -> Cohort:
     return Cohort(slides, "the synthetic cohort plan (config section `synthetic`)")
 
 
-def _local_cohort(local: LocalSource) -> Cohort:
+def _local_cohort(local: LocalDataset) -> Cohort:
     from crossfusion_core.local.clinical import check_cohort, read_clinical_table
     from crossfusion_core.local.sheet import read_slide_sheet
 
@@ -136,7 +120,7 @@ def _local_cohort(local: LocalSource) -> Cohort:
     return Cohort(slides, str(local.slide_sheet))
 
 
-def _tcga_cohort(tcga: TcgaSource) -> Cohort:
+def _tcga_cohort(tcga: TcgaDataset) -> Cohort:
     from crossfusion_core.tcga.manifest import slides_by_id
 
     items = sorted(slides_by_id(tcga.manifest, tcga.slide_pattern).values(), key=lambda item: item.slide_id)

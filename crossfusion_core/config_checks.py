@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from crossfusion_core.cohort import Cohort, CohortSlide, CohortSource, SlideSettings, cohort
+from crossfusion_core.cohort import Cohort, CohortDataset, CohortSlide, SlideSettings, cohort
 from crossfusion_core.config_origins import ConfigOrigins, KeyPath
 from crossfusion_core.deploy.compatibility import TrainedModel, check_models_from, trained_models
 from crossfusion_core.deploy.settings import DeploySettings
@@ -41,10 +41,10 @@ from crossfusion_core.fold_checks import check_folds
 from crossfusion_core.pipeline_config import PipelineConfig
 from crossfusion_core.plots.settings import HeatmapSettings, KmSettings
 from crossfusion_core.settings import SettingsError
+from crossfusion_core.synthetic.dataset import SyntheticDataset
 from crossfusion_core.synthetic.settings import SyntheticSettings
-from crossfusion_core.synthetic.source import SyntheticSource
+from crossfusion_core.tcga.dataset import TcgaDataset
 from crossfusion_core.tcga.slide_store import check_placed_slides
-from crossfusion_core.tcga.source import TcgaSource
 from crossfusion_core.training.settings import TrainingSettings
 from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
 
@@ -55,7 +55,7 @@ class RunConfig:
     those ``slides.exclude`` leaves out (their patients are listed in ``qc/excluded.csv``)."""
 
     cohort_name: str
-    source: CohortSource
+    dataset: CohortDataset
     synthetic: SyntheticSettings
     slides: tuple[CohortSlide, ...]
     excluded_slides: tuple[CohortSlide, ...]
@@ -70,22 +70,22 @@ class RunConfig:
     deployment: Deployment | None = None
 
     @property
-    def source_kind(self) -> str:
-        return self.source.kind
+    def dataset_kind(self) -> str:
+        return self.dataset.kind
 
     @property
     def splits_dir(self) -> str | None:
         """The study's fold files, when the cohort has them (else folds are drawn from a seed)."""
-        return None if self.source.splits_dir is None else str(self.source.splits_dir)
+        return None if self.dataset.splits_dir is None else str(self.dataset.splits_dir)
 
     @property
     def has_survival(self) -> bool:
         """Whether the cohort has survival data (only a deployment target may go without)."""
-        return self.source.has_survival
+        return self.dataset.has_survival
 
     @property
     def slide_ids(self) -> list[str]:
-        """The ``slide`` wildcard values, exclusions applied, in the source's order."""
+        """The ``slide`` wildcard values, exclusions applied, in the dataset's order."""
         return [slide.slide_id for slide in self.slides]
 
     def slide_file(self, slide_id: str) -> str:
@@ -133,11 +133,11 @@ def checked_run_config(config: Mapping[str, Any], origins: ConfigOrigins, synthe
     run = _cohort_run_config(settings, origins, synthetic_dir)
     if not run.has_survival:
         raise origins.error(
-            ("source",),
+            ("dataset",),
             "no clinical_table: a cohort that is trained needs survival",
-            "give source.clinical_table; only a deployment target (deploy.target) may go without",
+            "give dataset.clinical_table; only a deployment target (deploy.target) may go without",
         )
-    check_folds(settings.source, settings.synthetic, run.slides, run.training, origins)
+    check_folds(settings.dataset, settings.synthetic, run.slides, run.training, origins)
     if settings.deploy is None:
         return run
     deployment = _checked_deployment(config, settings, run, origins, synthetic_dir)
@@ -164,11 +164,11 @@ def _cohort_run_config(settings: PipelineConfig, origins: ConfigOrigins, synthet
     _check_feature_files(settings.features, origins)
     listed = _checked_cohort(settings, origins, synthetic_dir.format(cohort=settings.cohort))
     slides = _included_slides(listed, settings.slides, settings.heatmaps, origins)
-    if isinstance(settings.source, TcgaSource):
-        check_placed_slides(settings.source, [slide.slide_id for slide in slides])
+    if isinstance(settings.dataset, TcgaDataset):
+        check_placed_slides(settings.dataset, [slide.slide_id for slide in slides])
     return RunConfig(
         cohort_name=settings.cohort,
-        source=settings.source,
+        dataset=settings.dataset,
         synthetic=settings.synthetic,
         slides=slides,
         excluded_slides=tuple(slide for slide in listed.slides if slide.slide_id in settings.slides.exclude),
@@ -235,14 +235,14 @@ def _check_distinct_cohorts(trained: PipelineConfig, target: PipelineConfig, tar
             f"the deployment target is named {target.cohort!r}, as the trained cohort",
             "give the target its own `cohort` name (its results land in results/{name}/)",
         )
-    same_slides = trained.source == target.source and (
-        not isinstance(trained.source, SyntheticSource) or trained.synthetic == target.synthetic
+    same_slides = trained.dataset == target.dataset and (
+        not isinstance(trained.dataset, SyntheticDataset) or trained.synthetic == target.synthetic
     )
     if same_slides:
         raise PipelineInputError(
             target_file,
             "the deployment target lists the trained cohort's own slides",
-            "give the target its own `source` (or, for a synthetic cohort, another synthetic.seed)",
+            "give the target its own `dataset` (or, for a synthetic cohort, another synthetic.seed)",
         )
 
 
@@ -316,18 +316,20 @@ def _check_feature_files(features: FeatureSettings, origins: ConfigOrigins) -> N
 
 
 def _checked_cohort(settings: PipelineConfig, origins: ConfigOrigins, synthetic_dir: str) -> Cohort:
-    """The source's slides; the files the source names are checked first."""
-    source = settings.source
-    _check_source_files(source, origins)
+    """The dataset's slides; the files the dataset names are checked first."""
+    dataset = settings.dataset
+    _check_source_files(dataset, origins)
     try:
-        listed = cohort(source, settings.synthetic, synthetic_dir)
+        listed = cohort(dataset, settings.synthetic, synthetic_dir)
     except PipelineInputError as error:
         if error.path is not None:
             raise  # a problem inside a slide list or table: its message names that file and line
-        section = "synthetic" if isinstance(source, SyntheticSource) else "source"
+        section = "synthetic" if isinstance(dataset, SyntheticDataset) else "dataset"
         raise origins.error((section,), error.problem, error.fix) from None
     if not listed.slides:
-        raise origins.error(("source",), f"the cohort has no slide: {_why_empty(source)}", _empty_fix(source))
+        raise origins.error(
+            ("dataset",), f"the cohort has no slide: {_why_empty(dataset)}", _empty_fix(dataset)
+        )
     return listed
 
 
@@ -335,42 +337,42 @@ SOURCE_FILES = ("manifest", "survival_table", "slide_sheet", "clinical_table", "
 SOURCE_FOLDERS = ("splits_dir",)
 
 
-def _check_source_files(source: CohortSource, origins: ConfigOrigins) -> None:
-    """The files and folders the source's kind names (``data_dir`` is made by the downloads)."""
-    given = {key: value for key, value in source if value is not None}
+def _check_source_files(dataset: CohortDataset, origins: ConfigOrigins) -> None:
+    """The files and folders the dataset's kind names (``data_dir`` is made by the downloads)."""
+    given = {key: value for key, value in dataset if value is not None}
     for key in SOURCE_FILES:
         if key in given and not given[key].is_file():
             raise origins.error(
-                ("source", key), f"{given[key]} does not exist", "give a path relative to the run folder"
+                ("dataset", key), f"{given[key]} does not exist", "give a path relative to the run folder"
             )
     for key in SOURCE_FOLDERS:
         if key in given and not given[key].is_dir():
             raise origins.error(
-                ("source", key),
+                ("dataset", key),
                 f"folder {given[key]} does not exist",
                 "give a path relative to the run folder",
             )
 
 
-def _why_empty(source: CohortSource) -> str:
-    if not isinstance(source, TcgaSource):
+def _why_empty(dataset: CohortDataset) -> str:
+    if not isinstance(dataset, TcgaDataset):
         return "the slide list is empty"
     from crossfusion_core.tcga.manifest import diagnostic_slides
 
-    selection = diagnostic_slides(source.manifest, source.slide_pattern)
+    selection = diagnostic_slides(dataset.manifest, dataset.slide_pattern)
     if selection.slides:
         return (
-            f"none of the {len(selection.slides)} diagnostic slides of {source.manifest} is in "
-            f"{source.survival_table}"
+            f"none of the {len(selection.slides)} diagnostic slides of {dataset.manifest} is in "
+            f"{dataset.survival_table}"
         )
-    return f"{source.manifest} ({selection.summary()}; source.slide_pattern is {source.slide_pattern!r})"
+    return f"{dataset.manifest} ({selection.summary()}; dataset.slide_pattern is {dataset.slide_pattern!r})"
 
 
-def _empty_fix(source: CohortSource) -> str:
-    if isinstance(source, TcgaSource):
+def _empty_fix(dataset: CohortDataset) -> str:
+    if isinstance(dataset, TcgaDataset):
         return (
             "download the manifest of the project's diagnostic slides from the GDC portal (Slide Image, "
-            "Diagnostic Slide), check source.slide_pattern, or set fill_missing_from_gdc: true"
+            "Diagnostic Slide), check dataset.slide_pattern, or set fill_missing_from_gdc: true"
         )
     return "list at least one slide"
 

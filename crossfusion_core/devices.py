@@ -1,30 +1,50 @@
-"""The device a job computes on, resolved in one place for feature extraction and training.
+"""The device and precision a job computes in, resolved once, in one place, for extraction and training.
 
-``auto`` means CUDA when this process can use it, else the CPU. "Can use" is more than
+``auto`` device means CUDA when this process can use it, else the CPU. "Can use" is more than
 ``torch.cuda.is_available()``: a GPU whose compute capability the installed wheel has no kernels for
 is "available" and fails at the first kernel, and a GPU behind a CPU-only wheel or a too-old driver is
 simply not available. Both would leave a job computing in fp32 on the CPU, hours instead of minutes,
 so a GPU that is there but unusable is named in a warning (``auto``) or an error (``cuda``) with the
-reason. The scheduling side (how many GPUs a job declares) is :mod:`crossfusion_core.gpus`.
+reason. ``auto`` precision is fp32 on the CPU and the caller's rule on CUDA. The scheduling side (how
+many GPUs a job declares) is :mod:`crossfusion_core.gpus`.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Literal
 
 import torch
 
-from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.gpus import visible_nvidia_gpus
+from crossfusion_core.settings import SettingsError
 
-CONFIG_PATH = Path("config/config.yaml")
+Precision = Literal["fp32", "fp16", "bf16"]
+AUTOCAST_DTYPES: dict[str, torch.dtype] = {"fp16": torch.float16, "bf16": torch.bfloat16}
 INSTALL_FIX = (
     "install a PyTorch build for this GPU and its driver (https://pytorch.org/get-started/locally), "
     "or set {setting}: cpu to compute on the CPU on purpose"
 )
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where a job computes and in what, both resolved: what its forward passes need, as one value."""
+
+    device: torch.device
+    precision: Precision
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The dtype forward passes autocast to; None for fp32, which runs without autocast."""
+        return AUTOCAST_DTYPES.get(self.precision)
+
+    def autocast(self) -> AbstractContextManager:
+        """The autocast context of this precision on this device (switched off for fp32)."""
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.precision != "fp32")
 
 
 @dataclass(frozen=True)
@@ -101,25 +121,36 @@ def kernels_run_on(capability: tuple[int, int], arch_list: Sequence[str]) -> boo
     return False
 
 
-def resolve_device(requested: str, setting: str, state: CudaState | None = None) -> torch.device:
-    """The device for the config value ``requested`` (auto, cpu or cuda) of ``setting``.
+def resolve_compute(
+    section: str, device: str, precision: str, cuda_precision: Precision, state: CudaState | None = None
+) -> Compute:
+    """The ``device`` and ``precision`` settings of config ``section``, ``auto`` resolved for this process.
 
-    ``state`` defaults to this process's; passing one shows how another machine would resolve.
+    ``cuda_precision`` is what ``auto`` precision means on CUDA, the one rule that differs by section;
+    ``state`` defaults to this process's, and passing one shows how another machine would resolve.
     """
+    resolved = _resolved_device(device, section, state)
+    if precision == "auto":
+        precision = cuda_precision if resolved.type == "cuda" else "fp32"
+    return Compute(resolved, precision)
+
+
+def _resolved_device(requested: str, section: str, state: CudaState | None) -> torch.device:
+    """The device for ``requested`` (auto, cpu or cuda), the ``device`` key of config ``section``."""
     if requested == "cpu":
         return torch.device("cpu")
     state = state or CudaState.of_this_process()
     problem = state.problem()
     if state.available and problem is None:
         return torch.device("cuda")
-    fix = INSTALL_FIX.format(setting=setting)
+    fix = INSTALL_FIX.format(setting=f"{section}.device")
     if requested == "cuda":
         reason = problem or "no GPU is visible to this job"
-        raise PipelineInputError(CONFIG_PATH, f"{setting} is cuda but {reason}", fix)
+        raise SettingsError(section, ("device",), f"is cuda but {reason}", fix)
     if problem is not None:
         warnings.warn(
-            f"{setting} is auto and a GPU is present, but {problem}: computing on the CPU instead, "
+            f"{section}.device is auto and a GPU is present, but {problem}: computing on the CPU instead, "
             f"far slower. Fix: {fix}",
-            stacklevel=2,
+            stacklevel=3,
         )
     return torch.device("cpu")

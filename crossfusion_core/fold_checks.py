@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from crossfusion_core.cohort import CohortSlide, CohortSource
+from crossfusion_core.cohort import CohortDataset, CohortSlide
 from crossfusion_core.config_origins import ConfigOrigins
 from crossfusion_core.data.clinical import patient_table
 from crossfusion_core.data.fold_count import check_fold_count
@@ -44,14 +44,14 @@ PROBE_COMPONENTS = ("training", "model_options", "linear_probe", "n_components")
 
 
 def check_folds(
-    source: CohortSource,
+    dataset: CohortDataset,
     synthetic: SyntheticSettings,
     slides: Sequence[CohortSlide],
     training: TrainingSettings,
     origins: ConfigOrigins,
 ) -> None:
     """Fold files, fold count, time bins per fold and the probe's components; the first problem raises."""
-    splits_dir = source.splits_dir
+    splits_dir = dataset.splits_dir
     if splits_dir is not None:
         _check_fold_files(splits_dir, training, origins)
         if training.repeats != 1:
@@ -60,7 +60,7 @@ def check_folds(
                 f"repeats={training.repeats}, but the cohort's folds are the fixed files of {splits_dir}",
                 "set training.repeats: 1 (the study's folds are one repeat)",
             )
-    rows = known_survival_rows(source, synthetic, [s.slide_id for s in slides])
+    rows = known_survival_rows(dataset, synthetic, [s.slide_id for s in slides])
     if rows is None:
         return
     patients = patient_table(rows).set_index("case_id", drop=False)
@@ -79,7 +79,7 @@ def _check_fold_files(folder: Path, training: TrainingSettings, origins: ConfigO
         raise origins.error(
             ("training", "n_folds"),
             f"n_folds={training.n_folds} but {folder} lacks {[f'splits_{k}.csv' for k in missing]}",
-            f"set n_folds to the number of fold files in source.splits_dir ({folder})",
+            f"set n_folds to the number of fold files in dataset.splits_dir ({folder})",
         )
 
 
@@ -188,7 +188,7 @@ def _fitted(
 
 
 def _check_probe(n_fitted: Sequence[int], training: TrainingSettings, origins: ConfigOrigins) -> None:
-    """PCA finds at most one component fewer than the items it is fitted on (see training.probe_fit)."""
+    """PCA finds at most one component fewer than the items it is fitted on (see models.probe_fit)."""
     if "linear_probe" not in training.models or not n_fitted:
         return
     n_components = model_options("linear_probe", training.model_options.get("linear_probe")).n_components

@@ -14,24 +14,24 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from crossfusion_core.cohort import CohortSource
+from crossfusion_core.cohort import CohortDataset
 from crossfusion_core.data.clinical import slide_stem
-from crossfusion_core.local.source import LocalSource
+from crossfusion_core.local.dataset import LocalDataset
+from crossfusion_core.synthetic.dataset import SyntheticDataset
 from crossfusion_core.synthetic.settings import SyntheticSettings
-from crossfusion_core.synthetic.source import SyntheticSource
 
 
 def known_survival_rows(
-    source: CohortSource, synthetic: SyntheticSettings, slide_ids: Sequence[str]
+    dataset: CohortDataset, synthetic: SyntheticSettings, slide_ids: Sequence[str]
 ) -> pd.DataFrame | None:
     """The survival rows (``case_id, slide_id, survival_months, censorship``) of the run's slides."""
-    if isinstance(source, SyntheticSource):
+    if isinstance(dataset, SyntheticDataset):
         return _synthetic_rows(synthetic, slide_ids)
-    if isinstance(source, LocalSource):
-        return _local_rows(source, slide_ids)
+    if isinstance(dataset, LocalDataset):
+        return _local_rows(dataset, slide_ids)
     from crossfusion_core.tcga.clinical import known_survival_rows as tcga_rows
 
-    return tcga_rows(source, slide_ids)
+    return tcga_rows(dataset, slide_ids)
 
 
 def _synthetic_rows(synthetic: SyntheticSettings, slide_ids: Sequence[str]) -> pd.DataFrame:
@@ -42,7 +42,7 @@ def _synthetic_rows(synthetic: SyntheticSettings, slide_ids: Sequence[str]) -> p
     return table[table["slide_id"].map(slide_stem).isin(set(slide_ids))].reset_index(drop=True)
 
 
-def _local_rows(local: LocalSource, slide_ids: Sequence[str]) -> pd.DataFrame:
+def _local_rows(local: LocalDataset, slide_ids: Sequence[str]) -> pd.DataFrame:
     from crossfusion_core.local.clinical import local_survival_table, read_clinical_table
     from crossfusion_core.local.sheet import read_slide_sheet
 

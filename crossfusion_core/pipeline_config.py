@@ -17,14 +17,14 @@ from typing import Annotated, Any, ClassVar
 import yaml
 from pydantic import Field
 
-from crossfusion_core.cohort import CohortSource, SlideSettings
+from crossfusion_core.cohort import CohortDataset, SlideSettings
 from crossfusion_core.deploy.settings import DeploySettings
 from crossfusion_core.evaluation.settings import EvaluationSettings
 from crossfusion_core.features.settings import FeatureSettings
 from crossfusion_core.plots.settings import HeatmapSettings, KmSettings
 from crossfusion_core.settings import Settings
+from crossfusion_core.synthetic.dataset import SyntheticDataset
 from crossfusion_core.synthetic.settings import SyntheticSettings
-from crossfusion_core.synthetic.source import SyntheticSource
 from crossfusion_core.training.settings import TrainingSettings
 from crossfusion_core.wsi.settings import PatchingSettings, SegmentationSettings
 
@@ -40,7 +40,7 @@ class PipelineConfig(Settings):
     section: ClassVar[str] = "config"
     cohort: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "synthetic"
     """Results land under results/{cohort}/."""
-    source: CohortSource = SyntheticSource()
+    dataset: CohortDataset = SyntheticDataset()
     synthetic: SyntheticSettings = SyntheticSettings()
     slides: SlideSettings = SlideSettings()
     segmentation: SegmentationSettings = SegmentationSettings()

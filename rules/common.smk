@@ -14,7 +14,7 @@ from crossfusion_core.features.backbones import backbone_spec
 from crossfusion_core.gpus import job_gpus
 from crossfusion_core.scales import SCALES
 from crossfusion_core.slide_batches import batch_of, slides_by_batch
-from crossfusion_core.synthetic.source import SYNTHETIC_SLIDE_SUFFIX
+from crossfusion_core.synthetic.dataset import SYNTHETIC_SLIDE_SUFFIX
 
 # Scripts run in their own interpreter (a conda env, a SLURM job): make the core importable there too.
 # Installing the package into each conda env instead would need pip's --no-deps, which an env file's
@@ -58,7 +58,7 @@ def slide_ids():
 
 
 def slide_file(slide_id):
-    """Where a slide lives: the source's own mapping (synthetic plan, GDC manifest, slide sheet)."""
+    """Where a slide lives: the dataset's own mapping (synthetic plan, GDC manifest, slide sheet)."""
     return RUN.slide_file(slide_id)
 
 
@@ -68,8 +68,8 @@ def config_excluded_slides():
 
 
 def downloaded_slide_pattern():
-    """Where a TCGA slide is downloaded to (the source's data folder and GDC file name)."""
-    return RUN.source.slide_file_pattern
+    """Where a TCGA slide is downloaded to (the dataset's data folder and GDC file name)."""
+    return RUN.dataset.slide_file_pattern
 
 
 def slide_path(wildcards):
@@ -172,7 +172,7 @@ def fold_files(name, folds=FOLDS):
 
 def true_risk_table():
     """The synthetic cohort's planted risk (for the oracle C-index), or nothing for real cohorts."""
-    return [f"{RESULTS}/clinical/true_risk.csv"] if RUN.source_kind == "synthetic" else []
+    return [f"{RESULTS}/clinical/true_risk.csv"] if RUN.dataset_kind == "synthetic" else []
 
 
 def model_backbone_targets(pattern):

@@ -1,7 +1,7 @@
 """Deployment: the run's trained models applied to another cohort (external validation), and the final
 model it may use.
 
-The target cohort's slides go through the trained cohort's own source, slide and feature rules, loaded
+The target cohort's slides go through the trained cohort's own dataset, slide and feature rules, loaded
 again as the module of rules/deploy_target.smk with the target's config (rules named deploy_target_*);
 the rules below then score, evaluate and paint the target's patients into
 results/{cohort}/deploy/{target}/{model}/{backbone}/. Nothing of the trained cohort depends on the

@@ -1,4 +1,4 @@
-"""The deployment target's own stages: the trained cohort's source, slide and feature rules, run again
+"""The deployment target's own stages: the trained cohort's dataset, slide and feature rules, run again
 on the target's config.
 
 rules/deploy.smk loads this file as a Snakemake module with the target's merged config
@@ -15,6 +15,6 @@ RUN = target_run_config(config, synthetic_dir="results/{cohort}/slides")
 
 
 include: "common.smk"
-include: "source.smk"
+include: "dataset.smk"
 include: "wsi.smk"
 include: "features.smk"

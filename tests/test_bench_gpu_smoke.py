@@ -20,8 +20,9 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from reference_data import REPO
 
-ALLOWED = ("torch", "timm", "h5py", "numpy", "pandas", "tifffile", "scikit-learn", "imagecodecs")
-"""What a GPU node has: benchmarks/README.md, "GPU smoke test" (imagecodecs is the one extra wheel)."""
+ALLOWED = ("torch", "timm", "h5py", "numpy", "pandas", "tifffile", "scikit-learn", "imagecodecs", "pydantic")
+"""What a GPU node has: benchmarks/README.md, "GPU smoke test" (imagecodecs is the one extra wheel;
+pydantic validates the config sections the smoke test builds)."""
 FORBIDDEN = ("openslide", "tiatoolbox", "sksurv", "lifelines", "snakemake", "cv2", "onnxruntime")
 
 RUN_ON_BARE_STACK = """

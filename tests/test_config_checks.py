@@ -57,7 +57,7 @@ def _in_run_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_the_default_config_passes_with_every_slide_of_the_plan(tmp_path: Path) -> None:
     run = checked(tmp_path)
-    assert run.source_kind == "synthetic" and len(run.slide_ids) > 40
+    assert run.dataset_kind == "synthetic" and len(run.slide_ids) > 40
     assert run.slide_file(run.slide_ids[0]) == f"results/synthetic/slides/{run.slide_ids[0]}.svs"
 
 
@@ -190,9 +190,9 @@ def _manifest(path: Path, filenames: list[str]) -> Path:
 
 def test_a_tcga_manifest_without_diagnostic_slides_is_an_empty_cohort(tmp_path: Path) -> None:
     manifest = _manifest(tmp_path / "manifest.tsv", ["TCGA-AA-0001-01A-01-TS1.x.svs", "TCGA-AA-0001.xml"])
-    source = {"kind": "tcga", "project": "TCGA-XX", "manifest": str(manifest), "data_dir": "slides"}
-    error = refused(tmp_path, {"cohort": "empty", "source": source})
-    assert error.path == Path("overlay_0.yaml") and "`source`" in error.problem
+    dataset = {"kind": "tcga", "project": "TCGA-XX", "manifest": str(manifest), "data_dir": "slides"}
+    error = refused(tmp_path, {"cohort": "empty", "dataset": dataset})
+    assert error.path == Path("overlay_0.yaml") and "`dataset`" in error.problem
     assert "the cohort has no slide" in error.problem and "0 diagnostic slides kept" in error.problem
     assert "'-DX'" in error.problem and "Diagnostic Slide" in error.fix
 
@@ -201,8 +201,8 @@ def test_a_tcga_cohort_lists_its_slides_in_the_data_folder(tmp_path: Path) -> No
     manifest = _manifest(
         tmp_path / "manifest.tsv", ["TCGA-AA-0001-01Z-00-DX1.A.svs", "TCGA-AA-0002-01Z-00-DX1.B.svs"]
     )
-    source = {"kind": "tcga", "project": "TCGA-XX", "manifest": str(manifest), "data_dir": "data/xx"}
-    run = checked(tmp_path, {"cohort": "xx", "source": source, "training": {"n_folds": 2}})
+    dataset = {"kind": "tcga", "project": "TCGA-XX", "manifest": str(manifest), "data_dir": "data/xx"}
+    run = checked(tmp_path, {"cohort": "xx", "dataset": dataset, "training": {"n_folds": 2}})
     assert run.slide_ids == ["TCGA-AA-0001-01Z-00-DX1.A", "TCGA-AA-0002-01Z-00-DX1.B"]
     assert run.slide_file("TCGA-AA-0002-01Z-00-DX1.B") == "data/xx/TCGA-AA-0002-01Z-00-DX1.B.svs"
 
@@ -215,7 +215,7 @@ def test_a_tcga_cohort_of_the_study_knows_its_patients(monkeypatch: pytest.Monke
     for layer in origins.layers:
         update_config(config, layer.values)
     run = checked_run_config(config, origins, "results/{cohort}/slides")
-    assert len(run.slide_ids) > 100 and run.splits_dir == overlay["source"]["splits_dir"]
+    assert len(run.slide_ids) > 100 and run.splits_dir == overlay["dataset"]["splits_dir"]
     assert all(slide.case_id for slide in run.slides)
 
 
@@ -224,25 +224,25 @@ def test_fold_files_must_cover_n_folds(tmp_path: Path) -> None:
     for k in range(3):
         write_table(tmp_path / "folds" / f"splits_{k}.csv", ["", "train", "val"], [[0, "P1", "P2"]])
     sheet, clinical = write_local_cohort(tmp_path / "cohort")
-    source = {
+    dataset = {
         "kind": "local",
         "slide_sheet": str(sheet),
         "clinical_table": str(clinical),
         "splits_dir": "folds",
     }
-    error = refused(tmp_path, {"cohort": "mine", "source": source, "training": {"n_folds": 4}})
+    error = refused(tmp_path, {"cohort": "mine", "dataset": dataset, "training": {"n_folds": 4}})
     assert "lacks ['splits_3.csv']" in error.problem and "`training.n_folds`" in error.problem
 
 
 def test_a_local_cohort_maps_ids_to_its_files_and_mpp(tmp_path: Path) -> None:
     write_local_cohort(tmp_path / "cohort", n_patients=8)
-    source = {"kind": "local", "slide_sheet": "cohort/slides.csv", "clinical_table": "cohort/clinical.tsv"}
+    dataset = {"kind": "local", "slide_sheet": "cohort/slides.csv", "clinical_table": "cohort/clinical.tsv"}
     training = TINY["training"]
     run = checked(
         tmp_path,
         {
             "cohort": "mine",
-            "source": source,
+            "dataset": dataset,
             "training": training,
             "slides": {"mpp_override": {"S2": 0.26}},
         },
@@ -250,21 +250,21 @@ def test_a_local_cohort_maps_ids_to_its_files_and_mpp(tmp_path: Path) -> None:
     assert run.slide_ids == [f"S{patient}" for patient in range(1, 9)] + ["S1b"]
     assert run.slide_file("S2") == "cohort/slides/tiff/scan_2.tif"
     assert (run.mpp_override("S1b"), run.mpp_override("S2"), run.mpp_override("S1")) == (0.5, 0.26, None)
-    error = refused(tmp_path, {"cohort": "mine", "source": source, "training": {**training, "n_folds": 9}})
+    error = refused(tmp_path, {"cohort": "mine", "dataset": dataset, "training": {**training, "n_folds": 9}})
     assert "the cohort has 8 patient(s)" in error.problem
 
 
 @pytest.mark.parametrize(
-    ("source", "key", "problem"),
+    ("dataset", "key", "problem"),
     [
         (
             {"kind": "local", "slide_sheet": "nowhere.csv", "clinical_table": "cohort/clinical.tsv"},
-            "source.slide_sheet",
+            "dataset.slide_sheet",
             "nowhere.csv does not exist",
         ),
         (
             {"kind": "local", "slide_sheet": "cohort/slides.csv"},
-            "source",
+            "dataset",
             "no clinical_table: a cohort that is trained needs survival",
         ),
         (
@@ -274,7 +274,7 @@ def test_a_local_cohort_maps_ids_to_its_files_and_mpp(tmp_path: Path) -> None:
                 "clinical_table": "cohort/clinical.tsv",
                 "splits_dir": "nowhere",
             },
-            "source.splits_dir",
+            "dataset.splits_dir",
             "folder nowhere does not exist",
         ),
         (
@@ -284,15 +284,15 @@ def test_a_local_cohort_maps_ids_to_its_files_and_mpp(tmp_path: Path) -> None:
                 "clinical_table": "cohort/clinical.tsv",
                 "manifest": "cohort/slides.csv",
             },
-            "source.manifest",
+            "dataset.manifest",
             "unknown key 'manifest'",
         ),
     ],
     ids=["missing sheet", "missing key", "missing folder", "tcga key"],
 )
-def test_local_source_mistakes_name_the_key(tmp_path: Path, source, key, problem) -> None:
+def test_local_source_mistakes_name_the_key(tmp_path: Path, dataset, key, problem) -> None:
     write_local_cohort(tmp_path / "cohort")
-    error = refused(tmp_path, {"cohort": "mine", "source": source})
+    error = refused(tmp_path, {"cohort": "mine", "dataset": dataset})
     assert f"`{key}`" in error.problem and problem in error.problem, error
 
 
@@ -305,7 +305,7 @@ def test_a_local_sheet_without_slides_names_the_sheet(tmp_path: Path) -> None:
         tmp_path,
         {
             "cohort": "mine",
-            "source": {"kind": "local", "slide_sheet": str(sheet), "clinical_table": str(clinical)},
+            "dataset": {"kind": "local", "slide_sheet": str(sheet), "clinical_table": str(clinical)},
         },
     )
     assert error.path == sheet and "slide sheet has no rows" in error.problem
@@ -324,9 +324,9 @@ def test_the_checks_import_no_torch() -> None:
 def test_the_local_example_config_passes_once_its_tables_are_yours(tmp_path: Path) -> None:
     example = yaml.safe_load((REPO / "config" / "cohorts" / "local_example.yaml").read_text())
     sheet, clinical = write_local_cohort(tmp_path / "cohort", n_patients=24)
-    example["source"].update(slide_sheet=str(sheet), clinical_table=str(clinical))
+    example["dataset"].update(slide_sheet=str(sheet), clinical_table=str(clinical))
     run = checked(tmp_path, example)
-    assert (run.cohort_name, run.source_kind, len(run.slide_ids)) == ("my_cohort", "local", 25)
+    assert (run.cohort_name, run.dataset_kind, len(run.slide_ids)) == ("my_cohort", "local", 25)
 
 
 SIX_PATIENTS = {

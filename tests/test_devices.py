@@ -1,4 +1,5 @@
-"""The device a job computes on: CUDA when usable, else the CPU, and never silently past a GPU.
+"""The device a job computes on: CUDA when usable, else the CPU, and never silently past a GPU; and the
+precision, fp32 on the CPU and the caller's rule on CUDA.
 
 The CUDA facts are given as :class:`CudaState` values (no GPU here): a wheel without kernels for the
 GPU's architecture, a CPU-only wheel on a GPU machine, a driver that does not initialise.
@@ -11,9 +12,9 @@ import warnings
 import pytest
 import torch
 
-from crossfusion_core.devices import CudaState, kernels_run_on, resolve_device
-from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.devices import Compute, CudaState, kernels_run_on, resolve_compute
 from crossfusion_core.gpus import visible_nvidia_gpus
+from crossfusion_core.settings import SettingsError
 
 H100_WHEEL_ARCHS = ("sm_80", "sm_86", "sm_90")
 NO_GPU = CudaState(gpus_present=0, torch_version="2.5.1", built_for_cuda="12.4", available=False)
@@ -52,23 +53,55 @@ def test_kernels_run_on_the_same_major_version_or_through_ptx(
 )
 def test_auto_warns_with_the_reason_when_a_gpu_is_present_but_unusable(state: CudaState, named: str) -> None:
     with pytest.warns(UserWarning, match=r"features\.device is auto and a GPU is present") as caught:
-        assert resolve_device("auto", "features.device", state) == torch.device("cpu")
+        assert resolve_compute("features", "auto", "auto", "fp16", state) == Compute(
+            torch.device("cpu"), "fp32"
+        )
     assert named in str(caught[0].message)
 
 
 @pytest.mark.parametrize("state", [TOO_NEW_FOR_THE_WHEEL, CPU_ONLY_WHEEL, OLD_DRIVER, NO_GPU])
 def test_cuda_that_cannot_be_used_is_an_error_naming_why(state: CudaState) -> None:
-    with pytest.raises(PipelineInputError, match=r"training\.device is cuda but") as info:
-        resolve_device("cuda", "training.device", state)
+    with pytest.raises(SettingsError, match=r"`training\.device`: is cuda but") as info:
+        resolve_compute("training", "cuda", "auto", "bf16", state)
+    assert (info.value.section, info.value.key) == ("training", ("device",))
     assert (state.problem() or "no GPU is visible") in str(info.value)
+    assert "set training.device: cpu" in str(info.value)
 
 
 def test_auto_is_cuda_where_usable_and_the_cpu_quietly_where_there_is_no_gpu() -> None:
-    assert resolve_device("auto", "features.device", USABLE) == torch.device("cuda")
+    assert resolve_compute("features", "auto", "fp32", "fp16", USABLE).device == torch.device("cuda")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert resolve_device("auto", "features.device", NO_GPU) == torch.device("cpu")
-        assert resolve_device("cpu", "features.device", TOO_NEW_FOR_THE_WHEEL) == torch.device("cpu")
+        assert resolve_compute("features", "auto", "fp32", "fp16", NO_GPU).device == torch.device("cpu")
+        cpu = resolve_compute("features", "cpu", "fp32", "fp16", TOO_NEW_FOR_THE_WHEEL)
+        assert cpu.device == torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    ("device", "precision", "state", "resolved"),
+    [
+        ("auto", "auto", USABLE, "bf16"),
+        ("auto", "auto", NO_GPU, "fp32"),
+        ("cpu", "auto", USABLE, "fp32"),
+        ("auto", "fp32", USABLE, "fp32"),
+        ("cpu", "fp16", USABLE, "fp16"),
+    ],
+)
+def test_auto_precision_is_the_given_rule_on_cuda_and_fp32_on_the_cpu(
+    device: str, precision: str, state: CudaState, resolved: str
+) -> None:
+    assert resolve_compute("training", device, precision, "bf16", state).precision == resolved
+
+
+@pytest.mark.parametrize(
+    ("precision", "dtype"), [("fp32", None), ("bf16", torch.bfloat16), ("fp16", torch.float16)]
+)
+def test_autocast_runs_matrix_products_in_the_precision(precision: str, dtype: torch.dtype | None) -> None:
+    compute = Compute(torch.device("cpu"), precision)
+    with compute.autocast():
+        product = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert compute.autocast_dtype is dtype
+    assert product.dtype == (dtype or torch.float32)
 
 
 def test_this_machine_is_read_as_it_is() -> None:

@@ -41,7 +41,7 @@ def test_the_main_config_shows_every_key_of_every_section() -> None:
     missing = []
     for name, field in PipelineConfig.model_fields.items():
         section = field.default
-        if isinstance(section, Settings) and name != "source":
+        if isinstance(section, Settings) and name != "dataset":
             missing += [f"{name}.{key}" for key in type(section).model_fields if key not in MAIN_CONFIG[name]]
     assert set(MAIN_CONFIG) == set(PipelineConfig.model_fields)
     assert not missing, f"config/config.yaml does not show {missing}"
@@ -63,10 +63,10 @@ def test_every_model_of_the_registry_has_checked_options() -> None:
         ({"trainin": {}}, ("trainin",), "unknown key 'trainin'", "did you mean 'training'?"),
         ({"training": {"n_bins": "four"}}, ("training", "n_bins"), "'four' is not valid", "integer"),
         ({"segmentation": {"method": "watershed"}}, ("segmentation", "method"), "not allowed", "'otsu'"),
-        ({"source": {"kind": "gdc"}}, ("source", "kind"), "'gdc' is not allowed", "'tcga'"),
+        ({"dataset": {"kind": "gdc"}}, ("dataset", "kind"), "'gdc' is not allowed", "'tcga'"),
         (
-            {"source": {"kind": "tcga", "project": "TCGA-BLCA", "manifest": "m.txt", "data_dr": "x"}},
-            ("source", "data_dr"),
+            {"dataset": {"kind": "tcga", "project": "TCGA-BLCA", "manifest": "m.txt", "data_dr": "x"}},
+            ("dataset", "data_dr"),
             "unknown key 'data_dr'",
             "did you mean 'data_dir'?",
         ),

@@ -5,13 +5,13 @@ config, which Snakemake does not compare for reruns (see crossfusion_core/tcga/f
 """
 
 from crossfusion_core.logs import job_logging
+from crossfusion_core.tcga.dataset import TcgaDataset
 from crossfusion_core.tcga.fetch import fetch_cohort_slide
 from crossfusion_core.tcga.manifest import ManifestFile
-from crossfusion_core.tcga.source import TcgaSource
 
 with job_logging(snakemake.log[0]) as log:
     result = fetch_cohort_slide(
-        TcgaSource.from_mapping(snakemake.config["source"]),
+        TcgaDataset.from_mapping(snakemake.config["dataset"]),
         ManifestFile(**snakemake.params.slide),
         snakemake.params.failures_dir,
     )

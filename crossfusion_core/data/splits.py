@@ -142,7 +142,7 @@ def cohort_folds(
         raise PipelineInputError(
             Path(splits_dir),
             f"training.repeats={repeats}, but the cohort's folds are fixed files (one repeat)",
-            "set training.repeats: 1, or leave source.splits_dir out to draw folds from a seed",
+            "set training.repeats: 1, or leave dataset.splits_dir out to draw folds from a seed",
         )
     paths = [Path(splits_dir) / f"splits_{k}.csv" for k in range(n_folds)]
     known = set(patients["case_id"])

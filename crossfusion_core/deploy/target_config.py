@@ -3,7 +3,7 @@
 The target goes through the trained cohort's segmentation, patching and feature extraction (the models
 only understand features made the same way), so it inherits every section of the run's config and
 its own file changes what it sets, as any ``--configfile`` overlay does. Three things describe a
-cohort's own slides and are never inherited: ``source`` (unless the target's file has none), and the
+cohort's own slides and are never inherited: ``dataset`` (unless the target's file has none), and the
 slide ids of ``slides`` and ``heatmaps.slides``, which name the trained cohort's slides. ``deploy``
 itself is dropped: a target is not deployed again.
 """
@@ -24,8 +24,8 @@ def target_config(run_config: Mapping[str, Any], target_file: Mapping[str, Any])
     for section in OWN_SECTIONS:
         inherited[section] = {}
     inherited["heatmaps"] = {**inherited.get("heatmaps", {}), "slides": []}
-    if "source" in target_file:
-        inherited.pop("source", None)
+    if "dataset" in target_file:
+        inherited.pop("dataset", None)
     return _overlaid(inherited, target_file)
 
 

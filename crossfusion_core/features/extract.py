@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +20,9 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from crossfusion_core.devices import resolve_device
+from crossfusion_core.devices import Compute, CudaState, resolve_compute
 from crossfusion_core.errors import PipelineInputError
-from crossfusion_core.features.backbones import BackboneSpec, load_backbone
+from crossfusion_core.features.backbones import BackboneSpec, backbone_spec, load_backbone
 from crossfusion_core.features.feature_files import write_feature_file
 from crossfusion_core.features.onnx_runtime import OnnxRuntimeEncoder, onnx_encoder
 from crossfusion_core.features.patch_table import PatchTable, ScalePatches, read_patch_table
@@ -34,21 +33,16 @@ from crossfusion_core.scales import scale_of_group
 from crossfusion_core.slide_batches import run_per_slide
 from crossfusion_core.wsi.slide import SlideGeometry, slide_geometry
 
-AUTOCAST_DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 COPIED_SCALE_ATTRS = ("target_mpp", "level0_mpp")
-"""torch.cpu's probes of the x86 instructions that run bf16 matrix products natively (AVX512-BF16,
-AMX). Without them oneDNN emulates bf16 and runs slower than fp32."""
 
 
 @dataclass(frozen=True)
 class Encoder:
-    """A backbone ready to run: its registry entry, the model on its device, and its precision."""
+    """A backbone ready to run: its registry entry, the model on its device, and how it computes."""
 
     spec: BackboneSpec
     model: torch.nn.Module | OnnxRuntimeEncoder
-    device: torch.device
-    precision: str
-    """What the features are computed in (fp32, bf16 or fp16), ``auto`` resolved for this machine."""
+    compute: Compute
 
 
 @dataclass(frozen=True)
@@ -67,20 +61,21 @@ def load_encoder(
     backbone: str, settings: FeatureSettings, resources: ExtractionResources, threads: int
 ) -> Encoder:
     """The backbone with its weights on the device ``resources`` ask for, using ``threads`` CPU threads."""
-    device = resolve_device(resources.device, "features.device")
+    compute = extraction_compute(backbone, settings, resources)
     torch.set_num_threads(max(1, threads))
     spec, model = load_backbone(backbone, settings.weights)
-    precision = resolved_precision(settings.precision, device, spec.precision)
-    if device.type == "cpu" and precision == "fp32" and resources.cpu_runtime == "onnxruntime":
-        graph = onnx_encoder(spec.name, model, spec.transform.crop_px, threads)
-        return Encoder(spec, graph, device, precision)
-    model = model.to(device, memory_format=torch.channels_last)
-    return Encoder(spec, model, device, precision)
+    if resources.cpu_runtime == "onnxruntime" and compute == Compute(torch.device("cpu"), "fp32"):
+        return Encoder(spec, onnx_encoder(spec.name, model, spec.transform.crop_px, threads), compute)
+    return Encoder(spec, model.to(compute.device, memory_format=torch.channels_last), compute)
 
 
-def resolved_precision(precision: str, device: torch.device, backbone_precision: str) -> str:
-    """``auto``: on CUDA the backbone's own (``BackboneSpec.precision``), on the CPU fp32.
+def extraction_compute(
+    backbone: str, settings: FeatureSettings, resources: ExtractionResources, state: CudaState | None = None
+) -> Compute:
+    """``features.device`` and ``features.precision`` for ``backbone``; ``state`` as in
+    :func:`crossfusion_core.devices.resolve_compute`.
 
+    ``auto`` precision is the backbone's own on CUDA (``BackboneSpec.precision``), fp32 on the CPU.
     One precision for every backbone does not fit: bf16 keeps 8 bits of mantissa, and
     efficientnet_lite0's 20x features in bf16 drift to a cosine similarity of 0.977 on average (0.956
     at worst) from fp32, while the 20x scale carries fine nuclear detail; fp16 keeps 11 bits where a
@@ -90,9 +85,8 @@ def resolved_precision(precision: str, device: torch.device, backbone_precision:
     the time, keeps fp32, and its features do not depend on which CPU made them. The precision used
     is written into every feature file.
     """
-    if precision != "auto":
-        return precision
-    return backbone_precision if device.type == "cuda" else "fp32"
+    gpu_precision = backbone_spec(backbone).precision
+    return resolve_compute("features", resources.device, settings.precision, gpu_precision, state)
 
 
 def extract_slide_features(
@@ -112,7 +106,7 @@ def extract_slide_features(
     """
     resources = resources or settings.resources
     encoder = load_encoder(backbone, settings, resources, threads)
-    resources = resources.for_job(threads, encoder.device.type)
+    resources = resources.for_job(threads, encoder.compute.device.type)
     slide = SlideToFeaturise(Path(slide_path), Path(patches_h5), mpp_override)
     featurise_slide(encoder, slide, settings, resources, out_paths)
 
@@ -134,7 +128,7 @@ def extract_batch_features(
     """
     resources = resources or settings.resources
     encoder = load_encoder(backbone, settings, resources, threads)
-    resources = resources.for_job(threads, encoder.device.type)
+    resources = resources.for_job(threads, encoder.compute.device.type)
     return run_per_slide(
         folder,
         list(slides),
@@ -185,12 +179,12 @@ def _encode_all(
     memory asynchronously and read (checked, scattered) ``IN_FLIGHT_BATCHES`` batches later, by which
     time the copy is done while the GPU works on the batches queued behind it.
     """
-    model_input = ModelInput(encoder.spec.transform, encoder.device)
+    model_input = ModelInput(encoder.spec.transform, encoder.compute.device)
     slide_name = dataset.geometry.path.stem
     progress = tqdm(total=dataset.table.total, unit="patch", desc=slide_name, mininterval=2.0)
     in_flight: deque[_HostFeatures] = deque()
-    with progress, torch.inference_mode(), _autocast(encoder.device, encoder.precision):
-        blocks = _blocks(dataset, resources.num_workers, encoder.device)
+    with progress, torch.inference_mode(), encoder.compute.autocast():
+        blocks = _blocks(dataset, resources.num_workers, encoder.compute.device)
         for batch in _batches(blocks, resources.batch_size):
             in_flight.append(_HostFeatures.copied_from(batch, encoder.model(model_input(batch.pixels_rgb))))
             if len(in_flight) > IN_FLIGHT_BATCHES:
@@ -233,12 +227,6 @@ def _store(done: _HostFeatures, features: list[np.ndarray], dataset: PatchPixels
     _check_finite(values, done.batch, dataset.table, spec, dataset.geometry.path)
     _scatter(features, done.batch, values)
     return len(done.batch)
-
-
-def _autocast(device: torch.device, precision: str) -> AbstractContextManager:
-    """Autocast to ``precision`` (already resolved); plain fp32 for ``fp32``."""
-    dtype = AUTOCAST_DTYPES.get(precision)
-    return torch.autocast(device.type, dtype=dtype, enabled=dtype is not None)
 
 
 def _blocks(dataset: PatchPixels, num_workers: int, device: torch.device) -> Iterator[PatchBlock]:
@@ -305,7 +293,7 @@ def _output_attrs(scale: ScalePatches, encoder: Encoder, slide_path: Path) -> di
         "level0_magnification": scale.attrs["level0_magnification"],
         "encoder": encoder.spec.encoder_name,
         "backbone": encoder.spec.name,
-        "precision": encoder.precision,
+        "precision": encoder.compute.precision,
         "slide_path": str(slide_path),
     }
     attrs.update({key: scale.attrs[key] for key in COPIED_SCALE_ATTRS if key in scale.attrs})

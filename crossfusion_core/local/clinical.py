@@ -1,7 +1,7 @@
 """The clinical table of a local cohort, joined to its slide sheet into the pipeline's survival table.
 
 Input: ``case_id, survival_months, censorship`` (1 = censored, 0 = death observed), one row per patient,
-and any other columns as covariates. Output: the per-slide table every source writes
+and any other columns as covariates. Output: the per-slide table every dataset writes
 (``case_id, slide_id, survival_months, censorship``, then the covariates), see docs/architecture.md.
 """
 
@@ -20,7 +20,7 @@ from crossfusion_core.local.sheet import LocalSlide, read_slide_sheet
 from crossfusion_core.local.tables import TableRow, duplicated_groups, named_lines, read_rows
 
 REQUIRED_COLUMNS = ("case_id", "survival_months", "censorship")
-TABLE_FIX = "check source.clinical_table in your cohort config"
+TABLE_FIX = "check dataset.clinical_table in your cohort config"
 SHEET_RERUN_FIX = "the sheet changed while the workflow ran: start the run again"
 
 

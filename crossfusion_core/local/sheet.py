@@ -23,7 +23,7 @@ SLIDE_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 """Slide ids become file names and path wildcards: no separators, spaces or ``;`` (it joins ids)."""
 SLIDE_FILE_SUFFIXES = (".svs", ".tif", ".tiff", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu", ".bif", ".svslide")
 """Formats OpenSlide reads; an id ending like this is a file name given where a name is meant."""
-SHEET_FIX = "check source.slide_sheet in your cohort config"
+SHEET_FIX = "check dataset.slide_sheet in your cohort config"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from crossfusion_core.models.checkpoint import save_checkpoint
 from crossfusion_core.models.crossfusion import CrossFusion
 
 
-def reference_sizes(state_dict: Mapping[str, torch.Tensor], source: Path) -> dict[str, int]:
+def original_sizes(state_dict: Mapping[str, torch.Tensor], source: Path) -> dict[str, int]:
     """embed_dim, num_layers, backbone_dim and n_classes as the original's weights show them."""
     if "cls_token" not in state_dict or "mlp_head.0.weight" not in state_dict:
         raise PipelineInputError(
@@ -41,7 +41,7 @@ def reference_sizes(state_dict: Mapping[str, torch.Tensor], source: Path) -> dic
     }
 
 
-def read_reference_state_dict(path: Path) -> dict[str, torch.Tensor]:
+def read_original_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """The state dict in ``path``: saved bare by the original, or under a ``state_dict``-like key."""
     loaded = torch.load(path, map_location="cpu", weights_only=True)
     for wrapper in ("state_dict", "model_state_dict", "model"):
@@ -51,16 +51,16 @@ def read_reference_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def convert_checkpoint(
-    reference_path: str | Path,
+    original_path: str | Path,
     output_path: str | Path,
     num_heads: int = 4,
     bin_edges: Sequence[float] | None = None,
 ) -> dict[str, int]:
     """Convert and write; returns the sizes read from the original checkpoint."""
-    reference_path = Path(reference_path)
-    state_dict = read_reference_state_dict(reference_path)
-    sizes = reference_sizes(state_dict, reference_path)
-    model = CrossFusion.from_reference_state_dict(state_dict, num_heads=num_heads, **sizes)
+    original_path = Path(original_path)
+    state_dict = read_original_state_dict(original_path)
+    sizes = original_sizes(state_dict, original_path)
+    model = CrossFusion.from_original_state_dict(state_dict, num_heads=num_heads, **sizes)
     options = {"embed_dim": sizes["embed_dim"], "num_heads": num_heads, "num_layers": sizes["num_layers"]}
     save_checkpoint(
         output_path, model, "crossfusion", options, sizes["backbone_dim"], sizes["n_classes"], bin_edges
@@ -70,14 +70,14 @@ def convert_checkpoint(
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("reference", type=Path, help="best_model.pt saved by the original CrossFusion code")
+    parser.add_argument("original", type=Path, help="best_model.pt saved by the original CrossFusion code")
     parser.add_argument("output", type=Path, help="where to write the crossfusion-workflow model.pt")
     parser.add_argument("--num-heads", type=int, default=4, help="attention heads the model was trained with")
     parser.add_argument(
         "--bin-edges", type=float, nargs="+", default=None, help="time-bin edges in months, if known"
     )
     args = parser.parse_args(argv)
-    sizes = convert_checkpoint(args.reference, args.output, args.num_heads, args.bin_edges)
+    sizes = convert_checkpoint(args.original, args.output, args.num_heads, args.bin_edges)
     print(f"wrote {args.output} (crossfusion, {sizes})")
 
 

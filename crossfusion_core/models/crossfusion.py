@@ -2,7 +2,7 @@
 Pad-Transformers, a convolutional fusion of the three maps, and a class-token Pad-Transformer.
 
 The computation follows the original implementation (github.com/RustinS/CrossFusion,
-``models/CrossFusion.py``) so that its checkpoints convert (see ``reference.py``), with two
+``models/CrossFusion.py``) so that its checkpoints convert (see ``original_names.py``), with two
 deliberate differences: attention dropout is off in eval mode (the original drops attention at
 inference), and the same numbers are computed with less memory and time (attention without
 materialised matrices, ``attention.py``; fused convolutions, ``convolution.py``).
@@ -18,9 +18,9 @@ from torch import nn
 from crossfusion_core.models.attention import MultiHeadAttention
 from crossfusion_core.models.bags import as_bag
 from crossfusion_core.models.convolution import summed_conv
+from crossfusion_core.models.original_names import load_original_state_dict
 from crossfusion_core.models.outputs import SurvivalHead, SurvivalOutput
 from crossfusion_core.models.pad_transformer import PadTransformer, feed_forward, square_side
-from crossfusion_core.models.reference import load_reference_state_dict
 from crossfusion_core.scales import SCALE_GROUPS, SCALE_NAMES
 
 FUSIONS = ("conv", "concat")
@@ -149,7 +149,7 @@ class CrossFusion(nn.Module):
                 start_as_context_mean(block.attn)
 
     @classmethod
-    def from_reference_state_dict(
+    def from_original_state_dict(
         cls,
         state_dict: Mapping[str, torch.Tensor],
         embed_dim: int,
@@ -162,7 +162,7 @@ class CrossFusion(nn.Module):
         model = cls(
             backbone_dim, embed_dim=embed_dim, num_heads=num_heads, num_layers=num_layers, n_bins=n_classes
         )
-        load_reference_state_dict(model, state_dict)
+        load_original_state_dict(model, state_dict)
         return model
 
     def forward(self, x5: torch.Tensor, x10: torch.Tensor, x20: torch.Tensor) -> SurvivalOutput:

@@ -13,7 +13,7 @@ The fit is closed-form and deterministic: no epochs, no selection, nothing to tu
 
 It is a torch module so that it goes through the same folds, prediction files, checkpoints and heatmaps
 as every other model; its fitted statistics are buffers of the state dict. The fitting itself lives in
-``training.probe_fit``, with the other ways of training a model.
+``models.probe_fit``, with the other ways of training a model.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from crossfusion_core.scales import SCALE_GROUPS, SCALE_NAMES
 
 
 class LinearProbe(nn.Module):
-    """``model(x5, x10, x20)`` -> ``SurvivalOutput`` once fitted (``training.probe_fit``).
+    """``model(x5, x10, x20)`` -> ``SurvivalOutput`` once fitted (``models.probe_fit``).
 
     Buffers: ``center`` and ``spread`` standardise the pooled features, ``components`` reduce them
     (block-diagonal: ``n_components`` whitened principal axes per pooled block, one block per scale and
@@ -65,9 +65,9 @@ class LinearProbe(nn.Module):
 
     @torch.no_grad()
     def fit(self, items: Sequence[tuple], bin_edges: np.ndarray, alpha: float) -> None:
-        """The closed-form fit (``models.interface.ClosedFormModel``) by ``training.probe_fit``, imported
+        """The closed-form fit (``models.interface.ClosedFormModel``) by ``models.probe_fit``, imported
         here: it needs scikit-learn, which building or scoring a probe does not. Items are read once."""
-        from crossfusion_core.training.probe_fit import ProbeTargets, fit_linear_probe
+        from crossfusion_core.models.probe_fit import ProbeTargets, fit_linear_probe
 
         rows = [(self.pooled(*(x.to(self.center.device) for x in item[:3])), *item[3:6]) for item in items]
         pooled, label_bin, months, censorship = zip(*rows, strict=True)

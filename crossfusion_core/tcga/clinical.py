@@ -23,9 +23,9 @@ import pandas as pd
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import write_csv
+from crossfusion_core.tcga.dataset import TcgaDataset
 from crossfusion_core.tcga.gdc import gdc_session, request_json
 from crossfusion_core.tcga.manifest import SLIDE_SUFFIX
-from crossfusion_core.tcga.source import TcgaSource
 
 LOGGER = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ CASE_FIELDS = (
     "follow_ups.days_to_follow_up",
 )
 OFFLINE_FIX = (
-    "set source.survival_table to a CSV with columns case_id, slide_id, survival_months, censorship "
+    "set dataset.survival_table to a CSV with columns case_id, slide_id, survival_months, censorship "
     "(see config/tcga/README.md), or run where the GDC API is reachable"
 )
 
@@ -104,33 +104,33 @@ def survival_table_from_gdc(
     return _write(out_csv, rows, dropped)
 
 
-def survival_table(source: TcgaSource, slide_ids: Iterable[str], out_csv: str | Path) -> SurvivalReport:
+def survival_table(dataset: TcgaDataset, slide_ids: Iterable[str], out_csv: str | Path) -> SurvivalReport:
     """The cohort's table as its config says: the given table, the GDC, or the table filled by the GDC."""
     slide_files = [_slide_file(slide) for slide in slide_ids]
-    if source.survival_table is None:
+    if dataset.survival_table is None:
         return survival_table_from_gdc(
-            source.projects, slide_files, source.gdc_api, out_csv, source.token_file, source.timeout_s
+            dataset.projects, slide_files, dataset.gdc_api, out_csv, dataset.token_file, dataset.timeout_s
         )
-    rows, missing = _rows_from_file(source.survival_table, slide_files)
+    rows, missing = _rows_from_file(dataset.survival_table, slide_files)
     dropped: dict[str, list[str]] = {}
-    if missing and source.fill_missing_from_gdc:
-        cases = fetch_cases(list(source.projects), source.gdc_api, source.token_file, source.timeout_s)
+    if missing and dataset.fill_missing_from_gdc:
+        cases = fetch_cases(list(dataset.projects), dataset.gdc_api, dataset.token_file, dataset.timeout_s)
         gdc_rows, dropped = _rows_from_cases(cases, missing)
         rows = pd.concat([rows, gdc_rows], ignore_index=True)
     elif missing:
-        dropped = {f"not in {source.survival_table.name}": missing}
+        dropped = {f"not in {dataset.survival_table.name}": missing}
     return _write(out_csv, rows, dropped)
 
 
-def known_survival_rows(source: TcgaSource, slide_ids: Iterable[str]) -> pd.DataFrame | None:
+def known_survival_rows(dataset: TcgaDataset, slide_ids: Iterable[str]) -> pd.DataFrame | None:
     """The rows :func:`survival_table` would write, in its order, where they need no GDC; else None.
 
     For the checks made while the DAG is built: they must see the table the clinical job will write.
     """
-    if source.survival_table is None:
+    if dataset.survival_table is None:
         return None
-    rows, missing = _rows_from_file(source.survival_table, [_slide_file(slide) for slide in slide_ids])
-    return None if missing and source.fill_missing_from_gdc else _written_order(rows)
+    rows, missing = _rows_from_file(dataset.survival_table, [_slide_file(slide) for slide in slide_ids])
+    return None if missing and dataset.fill_missing_from_gdc else _written_order(rows)
 
 
 def _written_order(rows: pd.DataFrame) -> pd.DataFrame:
@@ -146,7 +146,7 @@ def _rows_from_file(path: Path, slide_files: list[str]) -> tuple[pd.DataFrame, l
         table = pd.read_csv(path)
     except (OSError, ValueError) as error:
         raise PipelineInputError(
-            path, f"cannot read the survival table ({error})", "check source.survival_table"
+            path, f"cannot read the survival table ({error})", "check dataset.survival_table"
         ) from error
     absent = [column for column in REQUIRED_COLUMNS if column not in table.columns]
     if absent:
@@ -286,7 +286,7 @@ def _write(out_csv: str | Path, rows: pd.DataFrame, dropped: dict[str, list[str]
         raise PipelineInputError(
             out_csv,
             f"no slide has usable survival data (dropped: {reasons})",
-            "check the manifest against source.survival_table or the GDC project",
+            "check the manifest against dataset.survival_table or the GDC project",
         )
     rows = _written_order(rows)
     write_csv(out_csv, rows)

@@ -306,10 +306,10 @@ def _status_problem(url: str, response: requests.Response) -> str | None:
     if response.status_code in RETRY_STATUSES:
         return f"HTTP {response.status_code}"
     fix = {
-        401: "set source.token_file to a valid GDC token (controlled-access file)",
-        403: "set source.token_file to a valid GDC token with access to this project",
+        401: "set dataset.token_file to a valid GDC token (controlled-access file)",
+        403: "set dataset.token_file to a valid GDC token with access to this project",
         404: "check the file id in the manifest; GDC may have retired the file",
-    }.get(response.status_code, "check the manifest and source.gdc_api")
+    }.get(response.status_code, "check the manifest and dataset.gdc_api")
     raise GdcAccessError(url, f"the GDC refused the download with HTTP {response.status_code}", fix)
 
 

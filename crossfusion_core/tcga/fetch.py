@@ -4,7 +4,7 @@ Snakemake reruns a job when its params change, and deletes the job's outputs fir
 rule's params carry the slide's manifest row alone (id, file name, md5, size: a new row is a new file)
 and nothing of how the GDC is reached (``gdc_api``, ``token_file``, ``retries``, ``backoff_s``,
 ``timeout_s``) nor ``fill_missing_from_gdc``: the bytes are md5-checked against the row, so those
-settings never change a slide. They reach the job through the run's config (the whole ``source``
+settings never change a slide. They reach the job through the run's config (the whole ``dataset``
 section), which Snakemake gives every job but never compares when it decides what to rerun. Resources
 would also escape the comparison, but they are the scheduler's: passed on to cluster submissions,
 overridden by profiles, and a null token file or a URL is no resource.
@@ -17,26 +17,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from crossfusion_core.tcga.dataset import TcgaDataset
 from crossfusion_core.tcga.download import DownloadResult, download_slide
 from crossfusion_core.tcga.failures import clear_failure, record_failure
 from crossfusion_core.tcga.manifest import ManifestFile
-from crossfusion_core.tcga.source import TcgaSource
 
 
-def fetch_cohort_slide(source: TcgaSource, item: ManifestFile, failures_dir: str | Path) -> DownloadResult:
-    """Download (or find again) the manifest file ``item`` in ``source.data_dir``."""
+def fetch_cohort_slide(dataset: TcgaDataset, item: ManifestFile, failures_dir: str | Path) -> DownloadResult:
+    """Download (or find again) the manifest file ``item`` in ``dataset.data_dir``."""
     try:
         result = download_slide(
             item.file_id,
             item.filename,
             item.md5,
             item.size_bytes,
-            source.data_dir,
-            source.gdc_api,
-            token_file=source.token_file,
-            retries=source.retries,
-            backoff_s=source.backoff_s,
-            timeout_s=source.timeout_s,
+            dataset.data_dir,
+            dataset.gdc_api,
+            token_file=dataset.token_file,
+            retries=dataset.retries,
+            backoff_s=dataset.backoff_s,
+            timeout_s=dataset.timeout_s,
         )
     except Exception as error:
         record_failure(failures_dir, item.file_id, item.filename, f"{type(error).__name__}: {error}")

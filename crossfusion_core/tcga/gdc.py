@@ -66,7 +66,7 @@ def read_token(token_file: str | Path) -> str:
         raise PipelineInputError(
             token_file,
             f"cannot read the GDC token file ({error.strerror})",
-            "set source.token_file to the file the GDC portal gave you",
+            "set dataset.token_file to the file the GDC portal gave you",
         ) from error
     if not token:
         raise PipelineInputError(token_file, "the GDC token file is empty", "download a fresh token")

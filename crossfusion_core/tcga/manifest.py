@@ -25,7 +25,7 @@ LOGGER = logging.getLogger(__name__)
 
 SLIDE_SUFFIX = ".svs"
 """TCGA's diagnostic slides are Aperio SVS files: a slide id is the GDC file name without this suffix,
-and :class:`crossfusion_core.tcga.source.TcgaSource` maps it back (the only place that joins the two)."""
+and :class:`crossfusion_core.tcga.dataset.TcgaDataset` maps it back (the only place that joins the two)."""
 UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MD5_PATTERN = re.compile(r"[0-9a-fA-F]{32}")
 REQUIRED_COLUMNS = ("id", "filename")
@@ -202,7 +202,7 @@ def slides_by_id(path: str | Path, pattern: str = "-DX") -> dict[str, ManifestFi
     try:
         mtime_ns = path.stat().st_mtime_ns
     except OSError as error:
-        raise PipelineInputError(path, "manifest not found", "check source.manifest") from error
+        raise PipelineInputError(path, "manifest not found", "check dataset.manifest") from error
     return {item.slide_id: item for item in _cached_slides(path, mtime_ns, pattern)}
 
 

@@ -1,4 +1,4 @@
-"""Where a TCGA slide's bytes live in ``source.data_dir``, and the proof that they were md5-checked.
+"""Where a TCGA slide's bytes live in ``dataset.data_dir``, and the proof that they were md5-checked.
 
 - ``data_dir/{file_id}/{filename}``: the kept copy, in the GDC Data Transfer Tool's layout. Downloads
   land here; a copy a user fetched with the tool (or moved here) is md5-checked before it is used.
@@ -32,8 +32,8 @@ from pathlib import Path
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.io import atomic_path, write_json
+from crossfusion_core.tcga.dataset import TcgaDataset
 from crossfusion_core.tcga.manifest import slides_by_id
-from crossfusion_core.tcga.source import TcgaSource
 
 CHUNK_BYTES = 1 << 20
 RECORD_SUFFIX = ".verified.json"
@@ -147,23 +147,23 @@ def _outside_problem(files: SlideFiles, path: Path) -> PipelineInputError | None
         return None
     return PipelineInputError(
         path,
-        f"a link to {target}, outside the data folder (source.data_dir); only slides inside it are "
+        f"a link to {target}, outside the data folder (dataset.data_dir); only slides inside it are "
         "md5-checked and used",
         f"move the slide itself to {files.kept} and delete the link: the download job md5-checks it "
         "there and links it into place, without fetching",
     )
 
 
-def check_placed_slides(source: TcgaSource, slide_ids: Iterable[str]) -> None:
+def check_placed_slides(dataset: TcgaDataset, slide_ids: Iterable[str]) -> None:
     """Refuse, when the DAG is built, any slide file that Snakemake would take as downloaded unchecked.
 
     Costs a few ``stat`` calls and one small record read per slide already in place, no byte of a slide.
     """
-    rows = slides_by_id(source.manifest, source.slide_pattern)
+    rows = slides_by_id(dataset.manifest, dataset.slide_pattern)
     problems = [
         problem
         for item in (rows[slide_id] for slide_id in slide_ids)
-        if (problem := placed_slide_problem(SlideFiles(source.data_dir, item.file_id, item.filename)))
+        if (problem := placed_slide_problem(SlideFiles(dataset.data_dir, item.file_id, item.filename)))
         is not None
     ]
     if not problems:

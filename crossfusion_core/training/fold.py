@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from crossfusion_core.data.splits import FoldSplit, read_fold_split
+from crossfusion_core.devices import Compute
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.models import registry
 from crossfusion_core.models.checkpoint import save_checkpoint
@@ -37,8 +38,8 @@ from crossfusion_core.training.loop import (
     Evaluation,
     LossSettings,
     evaluate,
-    resolve_device,
     train_epoch,
+    training_compute,
     windows,
 )
 from crossfusion_core.training.outputs import prediction_table, write_fold_outputs
@@ -112,7 +113,7 @@ def train_on_split(
     """
     out_dir = Path(out_dir)
     torch.set_num_threads(threads or len(os.sched_getaffinity(0)))
-    device = resolve_device(settings.device)
+    compute = training_compute(settings)
     data = fold_data(settings, Path(survival_csv), Path(split_source), split, feature_dirs)
     checked_options = registry.model_options(model_name, model_options).model_dump()
     run_id = fingerprint(
@@ -120,12 +121,11 @@ def train_on_split(
     )
     loss = LossSettings(settings.loss, settings.alpha)
     with _deterministic():
-        model, state = _trained_model(settings, model_name, checked_options, data, device, out_dir, run_id)
-        precision = settings.precision
+        model, state = _trained_model(settings, model_name, checked_options, data, compute, out_dir, run_id)
         held_out = (
             prediction_table(
                 data.held_out,
-                evaluate(model, data.held_out, loss, device, precision=precision, with_cindex=False),
+                evaluate(model, data.held_out, loss, compute, with_cindex=False),
                 fold,
                 settings.repeat_of(fold),
             )
@@ -134,9 +134,7 @@ def train_on_split(
         )
         training = pd.concat(
             [
-                prediction_table(
-                    part, evaluate(model, part, loss, device, precision=precision, with_cindex=False), fold
-                )
+                prediction_table(part, evaluate(model, part, loss, compute, with_cindex=False), fold)
                 for part in (data.fit, data.inner)
                 if len(part)
             ]
@@ -200,13 +198,13 @@ def _new_model(
     name: str,
     options: Mapping[str, Any],
     data: FoldData,
-    device: torch.device,
+    compute: Compute,
 ) -> torch.nn.Module:
     """The freshly initialised model, behind the fold's feature standardisation when it is trained by
     gradient steps and ``standardize_features`` is on (a closed-form model standardises its own inputs)."""
     torch.manual_seed(settings.seed)
     if not settings.standardize_features or issubclass(registry.model_type(name), ClosedFormModel):
-        return registry.build_model(name, data.backbone_dim, settings.n_bins, options).to(device)
+        return registry.build_model(name, data.backbone_dim, settings.n_bins, options).to(compute.device)
     width = settings.input_components or data.backbone_dim
     model = Standardized(
         registry.build_model(name, width, settings.n_bins, options),
@@ -215,7 +213,7 @@ def _new_model(
         settings.input_basis,
     )
     fit_standardization(model, data.fit)
-    return model.to(device)
+    return model.to(compute.device)
 
 
 def _trained_model(
@@ -223,7 +221,7 @@ def _trained_model(
     name: str,
     options: Mapping[str, Any],
     data: FoldData,
-    device: torch.device,
+    compute: Compute,
     out_dir: Path,
     run_id: str,
 ) -> tuple[torch.nn.Module, ResumeState]:
@@ -232,15 +230,15 @@ def _trained_model(
     (``.member_{i}/``), so a killed fold keeps its finished members. A closed-form model is fitted once:
     its fit does not depend on the seed, so members would be copies."""
     if settings.ensemble == 1 or issubclass(registry.model_type(name), ClosedFormModel):
-        model = _new_model(settings, name, options, data, device)
-        return model, _train(settings, model, data, device, out_dir, run_id)
+        model = _new_model(settings, name, options, data, compute)
+        return model, _train(settings, model, data, compute, out_dir, run_id)
     members, states = [], []
     for index in range(settings.ensemble):
         member_settings = settings.model_copy(update={"seed": settings.seed + index})
-        member = _new_model(member_settings, name, options, data, device)
+        member = _new_model(member_settings, name, options, data, compute)
         member_dir = out_dir / f"{MEMBER_PREFIX}{index}"
         states.append(
-            _run_epochs(member_settings, member, data, device, member_dir, fingerprint([run_id, index]))
+            _run_epochs(member_settings, member, data, compute, member_dir, fingerprint([run_id, index]))
         )
         members.append(member)
         LOGGER.info("ensemble member %d of %d trained", index + 1, settings.ensemble)
@@ -271,14 +269,14 @@ def _train(
     settings: FoldTrainingSettings,
     model: torch.nn.Module,
     data: FoldData,
-    device: torch.device,
+    compute: Compute,
     out_dir: Path,
     run_id: str,
 ) -> ResumeState:
     """Train ``model`` on the fit items: by epochs, or by its own ``fit`` in one pass when it has a closed
     form (its state then records no epoch, as it ran none, and there is nothing to resume)."""
     if not isinstance(model, ClosedFormModel):
-        return _run_epochs(settings, model, data, device, out_dir, run_id)
+        return _run_epochs(settings, model, data, compute, out_dir, run_id)
     model.fit(data.fit, data.bin_edges, settings.alpha)
     LOGGER.info("fitted in closed form on %d training items", len(data.fit))
     return ResumeState(run_id)
@@ -288,7 +286,7 @@ def _run_epochs(
     settings: FoldTrainingSettings,
     model: torch.nn.Module,
     data: FoldData,
-    device: torch.device,
+    compute: Compute,
     out_dir: Path,
     run_id: str,
 ) -> ResumeState:
@@ -324,16 +322,15 @@ def _run_epochs(
             steps,
             optimizer,
             loss,
-            device,
+            compute,
             schedule.after_step,
-            precision=settings.precision,
             patch_limit=settings.max_train_patches,
         )
         schedule.after_epoch()
         state.steps_done += len(steps)
         selection = None
         if data.select is not None:
-            selection = evaluate(model, data.select, loss, device, precision=settings.precision)
+            selection = evaluate(model, data.select, loss, compute)
         _record_epoch(state, model, epoch, train_loss, selection, lr, settings.selection_warmup_epochs)
         state.history[-1]["steps"] = state.steps_done
         state.model, state.optimizer = model.state_dict(), optimizer.state_dict()

@@ -9,7 +9,6 @@ window is full, so a window is the Cox risk set (memory grows with the window, n
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,32 +17,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from crossfusion_core import devices
 from crossfusion_core.data.bags import SurvivalBagDataset
+from crossfusion_core.devices import Compute, CudaState, resolve_compute
+from crossfusion_core.models.losses import cox_partial_likelihood_loss, nll_survival_loss
 from crossfusion_core.models.outputs import SurvivalOutput
-from crossfusion_core.training.losses import cox_partial_likelihood_loss, nll_survival_loss
+from crossfusion_core.training.settings import FoldTrainingSettings
 
 TIED_TOL = 1e-8
 
 
-def resolve_device(name: str) -> torch.device:
-    """``training.device``: ``auto`` is CUDA when this process can use it, else the CPU, with a warning
-    naming the reason when a GPU is present but unusable (see :mod:`crossfusion_core.devices`)."""
-    return devices.resolve_device(name, "training.device")
-
-
-def autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """bfloat16 for ``bf16``, None (no autocast) for ``fp32``; ``auto`` is bf16 on CUDA, where it
-    halves memory and time, and fp32 on the CPU, for exact reruns (bf16 there runs the GPU's path)."""
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" else "fp32"
-    return torch.bfloat16 if precision == "bf16" else None
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """The autocast context of ``training.precision`` on ``device``."""
-    dtype = autocast_dtype(device, precision)
-    return torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None)
+def training_compute(settings: FoldTrainingSettings, state: CudaState | None = None) -> Compute:
+    """``training.device`` and ``training.precision`` resolved (see :mod:`crossfusion_core.devices`):
+    ``auto`` precision is bf16 on CUDA, where it halves memory and time, and fp32 on the CPU, for exact
+    reruns (bf16 there runs the GPU's path). ``state`` shows how another machine would resolve."""
+    return resolve_compute("training", settings.device, settings.precision, "bf16", state)
 
 
 def concordance(survival_months: np.ndarray, censorship: np.ndarray, risk: np.ndarray) -> float:
@@ -64,9 +51,9 @@ def concordance(survival_months: np.ndarray, censorship: np.ndarray, risk: np.nd
         return math.nan
 
 
-def _forward(model: nn.Module, item: tuple, device: torch.device, precision: str) -> SurvivalOutput:
-    x5, x10, x20 = (x.to(device, non_blocking=True) for x in item[:3])
-    with autocast(device, precision):
+def _forward(model: nn.Module, item: tuple, compute: Compute) -> SurvivalOutput:
+    x5, x10, x20 = (x.to(compute.device, non_blocking=True) for x in item[:3])
+    with compute.autocast():
         return model(x5, x10, x20)
 
 
@@ -111,18 +98,16 @@ def train_epoch(
     windows: Sequence[np.ndarray],
     optimizer: torch.optim.Optimizer,
     loss: LossSettings,
-    device: torch.device,
+    compute: Compute,
     after_step: Callable[[], None] = lambda: None,
     *,
-    precision: str,
     patch_limit: int | None = None,
 ) -> float:
     """One optimiser step per window of item indices; returns the mean training loss per item visited.
 
-    ``after_step`` runs after every optimiser step (a per-step learning-rate schedule); ``precision``
-    is ``training.precision`` (see ``autocast``); ``patch_limit`` (``training.max_train_patches``)
-    caps every bag of an item at that many patches per scale, drawn afresh each time (see
-    :func:`subsampled`).
+    ``after_step`` runs after every optimiser step (a per-step learning-rate schedule); ``patch_limit``
+    (``training.max_train_patches``) caps every bag of an item at that many patches per scale, drawn
+    afresh each time (see :func:`subsampled`).
     """
     model.train()
     total, visited = 0.0, 0
@@ -130,14 +115,14 @@ def train_epoch(
         optimizer.zero_grad(set_to_none=True)
         if loss.kind == "cox":
             items = [subsampled(dataset[int(i)], patch_limit) for i in window]
-            outputs = [_forward(model, item, device, precision) for item in items]
-            window_loss = loss(outputs, [item[3:6] for item in items], device)
+            outputs = [_forward(model, item, compute) for item in items]
+            window_loss = loss(outputs, [item[3:6] for item in items], compute.device)
             window_loss.backward()
             total += window_loss.item() * len(window)
         else:
             for index in window:
                 item = subsampled(dataset[int(index)], patch_limit)
-                bag_loss = loss([_forward(model, item, device, precision)], [item[3:6]], device)
+                bag_loss = loss([_forward(model, item, compute)], [item[3:6]], compute.device)
                 (bag_loss / len(window)).backward()
                 total += bag_loss.item()
         optimizer.step()
@@ -178,9 +163,8 @@ def evaluate(
     model: nn.Module,
     dataset: SurvivalBagDataset,
     loss: LossSettings,
-    device: torch.device,
+    compute: Compute,
     *,
-    precision: str,
     with_cindex: bool = True,
 ) -> Evaluation:
     """Score every patient once in eval mode; the NLL is unweighted here (alpha = 0), as in the original.
@@ -191,9 +175,9 @@ def evaluate(
     outputs, labels = [], []
     for index in range(len(dataset)):
         item = dataset[index]
-        outputs.append(_forward(model, item, device, precision))
+        outputs.append(_forward(model, item, compute))
         labels.append(item[3:6])
-    value = loss(outputs, labels, device, alpha=0.0).item()
+    value = loss(outputs, labels, compute.device, alpha=0.0).item()
     risk = np.array([out.risk.float().item() for out in outputs])
     hazards = np.stack([out.hazards.float().reshape(-1).cpu().numpy() for out in outputs])
     _, months, censorship = (np.array(column) for column in zip(*labels, strict=True))

@@ -113,12 +113,14 @@ def test_final_weights_need_a_final_model(tmp_path: Path) -> None:
 
 def test_a_local_target_may_come_without_survival_but_a_trained_cohort_may_not(tmp_path: Path) -> None:
     write_local_cohort(tmp_path / "hospital", n_patients=3)
-    source = {"kind": "local", "slide_sheet": "hospital/slides.csv"}
-    target = _deployed(tmp_path, {"cohort": "hospital", "source": source}).deployment.target
+    dataset = {"kind": "local", "slide_sheet": "hospital/slides.csv"}
+    target = _deployed(tmp_path, {"cohort": "hospital", "dataset": dataset}).deployment.target
     assert not target.has_survival and target.slide_ids == ["S1", "S2", "S3", "S1b"]
-    trained_without_survival = r"overlay_0\.yaml: `source`: no clinical_table: a cohort that is trained needs"
+    trained_without_survival = (
+        r"overlay_0\.yaml: `dataset`: no clinical_table: a cohort that is trained needs"
+    )
     with pytest.raises(PipelineInputError, match=trained_without_survival):
-        checked(tmp_path, {**TINY, "cohort": "hospital", "source": source})
+        checked(tmp_path, {**TINY, "cohort": "hospital", "dataset": dataset})
 
 
 def test_models_from_another_run_are_read_and_checked_against_the_target(tmp_path: Path) -> None:

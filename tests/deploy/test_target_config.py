@@ -6,7 +6,7 @@ from crossfusion_core.deploy.target_config import target_config
 
 RUN = {
     "cohort": "a",
-    "source": {"kind": "tcga", "manifest": "m.csv", "data_dir": "data/a"},
+    "dataset": {"kind": "tcga", "manifest": "m.csv", "data_dir": "data/a"},
     "synthetic": {"seed": 7, "n_patients": 40},
     "slides": {"exclude": ["A-1"], "mpp_override": {"A-2": 0.5}, "batches": 4},
     "segmentation": {"mask_mpp": 8.0, "method": "otsu"},
@@ -35,9 +35,9 @@ def test_the_trained_cohorts_slide_ids_are_never_the_targets() -> None:
 
 def test_a_source_is_replaced_whole_and_inherited_only_when_the_file_has_none() -> None:
     local = {"kind": "local", "slide_sheet": "b/slides.csv"}
-    assert target_config(RUN, {"cohort": "b", "source": local})["source"] == local
+    assert target_config(RUN, {"cohort": "b", "dataset": local})["dataset"] == local
     synthetic = target_config(RUN, {"cohort": "b", "synthetic": {"seed": 8}})
-    assert synthetic["source"] == RUN["source"]
+    assert synthetic["dataset"] == RUN["dataset"]
     assert synthetic["synthetic"] == {"seed": 8, "n_patients": 40}
 
 

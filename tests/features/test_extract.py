@@ -18,13 +18,14 @@ import torch
 from PIL import Image
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from crossfusion_core.devices import CudaState
 from crossfusion_core.errors import PipelineInputError, SlideReadError
 from crossfusion_core.features.backbones import BACKBONES, load_backbone
 from crossfusion_core.features.extract import (
     SlideToFeaturise,
     extract_batch_features,
     extract_slide_features,
-    resolved_precision,
+    extraction_compute,
 )
 from crossfusion_core.features.feature_files import read_feature_file
 from crossfusion_core.features.settings import FeatureSettings
@@ -155,12 +156,19 @@ def test_undecodable_tile_is_reported_with_slide_and_location(
 
 
 def test_auto_precision_is_the_backbones_own_on_gpus_and_fp32_on_cpus():
-    assert resolved_precision("auto", torch.device("cpu"), BACKBONES["uni"].precision) == "fp32"
-    assert resolved_precision("auto", torch.device("cuda"), BACKBONES["uni"].precision) == "fp16"
-    assert resolved_precision("auto", torch.device("cuda"), BACKBONES["uni2_h"].precision) == "bf16"
-    assert resolved_precision("auto", torch.device("cuda"), BACKBONES["conch_v1"].precision) == "fp32"
-    assert resolved_precision("fp32", torch.device("cuda"), "fp16") == "fp32"
-    assert resolved_precision("bf16", torch.device("cpu"), "fp16") == "bf16"
+    gpu = CudaState(1, "2.5.1", "12.4", True, "NVIDIA H100", (9, 0), ("sm_90",))
+    no_gpu = CudaState(gpus_present=0, torch_version="2.5.1", built_for_cuda="12.4", available=False)
+
+    def precision(backbone: str, state: CudaState, setting: str = "auto") -> str:
+        settings = _settings(precision=setting, device="auto")
+        return extraction_compute(backbone, settings, settings.resources, state).precision
+
+    assert precision("uni", no_gpu) == "fp32"
+    assert precision("uni", gpu) == BACKBONES["uni"].precision == "fp16"
+    assert precision("uni2_h", gpu) == BACKBONES["uni2_h"].precision == "bf16"
+    assert precision("conch_v1", gpu) == "fp32"
+    assert precision("uni", gpu, "fp32") == "fp32"
+    assert precision("uni", no_gpu, "bf16") == "bf16"
 
 
 def test_bf16_features_are_recorded_as_such_and_close_to_fp32(svs_20x: Path, tmp_path: Path) -> None:

@@ -90,5 +90,5 @@ def test_a_sheet_without_a_required_column_says_which(cohort_dir: Path) -> None:
 
 
 def test_a_missing_sheet_names_the_config_key(tmp_path: Path) -> None:
-    with pytest.raises(PipelineInputError, match=r"does not exist.*source\.slide_sheet"):
+    with pytest.raises(PipelineInputError, match=r"does not exist.*dataset\.slide_sheet"):
         read_slide_sheet(tmp_path / "nowhere.csv")

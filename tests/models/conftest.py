@@ -19,8 +19,8 @@ def parity() -> dict:
 
 
 @pytest.fixture
-def reference_model(parity: dict) -> CrossFusion:
-    return CrossFusion.from_reference_state_dict(parity["state_dict"], **parity["config"]).eval()
+def original_model(parity: dict) -> CrossFusion:
+    return CrossFusion.from_original_state_dict(parity["state_dict"], **parity["config"]).eval()
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from scipy.stats import spearmanr
 
 from crossfusion_core.models.attribution import risk_attribution
 from crossfusion_core.models.linear_probe import LinearProbe
+from crossfusion_core.models.probe_fit import ProbeTargets, fit_linear_probe
 from crossfusion_core.models.registry import build_model
 from crossfusion_core.models.standardized import Standardized
-from crossfusion_core.training.probe_fit import ProbeTargets, fit_linear_probe
 
 DIM = 6
 

@@ -13,9 +13,9 @@ from crossfusion_core.models.convert import main
 
 
 def test_cli_round_trip(tmp_path: Path, parity: dict) -> None:
-    reference_path, output_path = tmp_path / "best_model.pt", tmp_path / "fold_0" / "model.pt"
-    torch.save({f"module.{key}": value for key, value in parity["state_dict"].items()}, reference_path)
-    main([str(reference_path), str(output_path), "--bin-edges", "0", "12.5", "30", "60", "200"])
+    original_path, output_path = tmp_path / "best_model.pt", tmp_path / "fold_0" / "model.pt"
+    torch.save({f"module.{key}": value for key, value in parity["state_dict"].items()}, original_path)
+    main([str(original_path), str(output_path), "--bin-edges", "0", "12.5", "30", "60", "200"])
 
     model, info = load_checkpoint(output_path)
     assert info.model_name == "crossfusion"
@@ -31,7 +31,7 @@ def test_cli_round_trip(tmp_path: Path, parity: dict) -> None:
 
 
 def test_not_a_crossfusion_file(tmp_path: Path) -> None:
-    reference_path = tmp_path / "best_model.pt"
-    torch.save({"weight": torch.zeros(2)}, reference_path)
+    original_path = tmp_path / "best_model.pt"
+    torch.save({"weight": torch.zeros(2)}, original_path)
     with pytest.raises(PipelineInputError, match=r"best_model\.pt.*not a CrossFusion state dict"):
-        main([str(reference_path), str(tmp_path / "model.pt")])
+        main([str(original_path), str(tmp_path / "model.pt")])

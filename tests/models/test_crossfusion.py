@@ -9,29 +9,29 @@ from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.models.crossfusion import CrossFusion
 
 
-def test_matches_original_outputs(reference_model: CrossFusion, parity: dict) -> None:
+def test_matches_original_outputs(original_model: CrossFusion, parity: dict) -> None:
     with torch.no_grad():
-        output = reference_model(parity["x5"], parity["x10"], parity["x20"])
+        output = original_model(parity["x5"], parity["x10"], parity["x20"])
     torch.testing.assert_close(output.logits, parity["logits"], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(output.hazards, parity["hazards"], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(output.survival, parity["S"], rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(output.risk, parity["risk"], rtol=1e-4, atol=1e-6)
 
 
-def test_accepts_bags_without_batch_dimension(reference_model: CrossFusion, parity: dict) -> None:
+def test_accepts_bags_without_batch_dimension(original_model: CrossFusion, parity: dict) -> None:
     with torch.no_grad():
-        output = reference_model(parity["x5"][0], parity["x10"][0], parity["x20"][0])
+        output = original_model(parity["x5"][0], parity["x10"][0], parity["x20"][0])
     torch.testing.assert_close(output.risk, parity["risk"], rtol=1e-4, atol=1e-6)
 
 
-def test_eval_is_deterministic_and_training_is_not(reference_model: CrossFusion, parity: dict) -> None:
+def test_eval_is_deterministic_and_training_is_not(original_model: CrossFusion, parity: dict) -> None:
     bags = (parity["x5"], parity["x10"], parity["x20"])
     with torch.no_grad():
-        first, second = reference_model(*bags).logits, reference_model(*bags).logits
+        first, second = original_model(*bags).logits, original_model(*bags).logits
         assert torch.equal(first, second)
-        reference_model.train()
+        original_model.train()
         torch.manual_seed(0)
-        dropped = reference_model(*bags).logits
+        dropped = original_model(*bags).logits
     assert not torch.allclose(dropped, first)
 
 
@@ -40,13 +40,13 @@ def test_mismatched_state_dict_names_the_keys(parity: dict) -> None:
     del state_dict["final_ln.weight"]
     state_dict["extra.weight"] = torch.zeros(1)
     with pytest.raises(PipelineInputError, match=r"final\.norm\.weight.*extra\.weight"):
-        CrossFusion.from_reference_state_dict(state_dict, **parity["config"])
+        CrossFusion.from_original_state_dict(state_dict, **parity["config"])
 
 
 def test_wrong_size_is_reported(parity: dict) -> None:
     config = {**parity["config"], "backbone_dim": 128}
     with pytest.raises(PipelineInputError, match="wrong shapes"):
-        CrossFusion.from_reference_state_dict(parity["state_dict"], **config)
+        CrossFusion.from_original_state_dict(parity["state_dict"], **config)
 
 
 def test_identity_projection_when_backbone_matches_embedding() -> None:

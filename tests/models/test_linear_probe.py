@@ -1,4 +1,4 @@
-"""The linear probe's pooled statistics per patient (fitting is tests/training/test_probe_fit.py)."""
+"""The linear probe's pooled statistics per patient (fitting is tests/models/test_probe_fit.py)."""
 
 from __future__ import annotations
 

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from crossfusion_core.models import standardized, whitening
+from crossfusion_core.models import probe_fit, standardized, whitening
 from crossfusion_core.models.linear_probe import LinearProbe
+from crossfusion_core.models.probe_fit import ProbeTargets, fit_linear_probe
 from crossfusion_core.models.registry import build_model
 from crossfusion_core.models.standardized import Standardized, fit_standardization
-from crossfusion_core.training import probe_fit
-from crossfusion_core.training.probe_fit import ProbeTargets, fit_linear_probe
 
 DIM = 6
 

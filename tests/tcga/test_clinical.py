@@ -10,8 +10,8 @@ import pytest
 
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.tcga.clinical import survival_table, survival_table_from_file, survival_table_from_gdc
+from crossfusion_core.tcga.dataset import TcgaDataset
 from crossfusion_core.tcga.gdc import GdcAccessError
-from crossfusion_core.tcga.source import TcgaSource
 
 SURVIVAL = Path(__file__).resolve().parents[2] / "config" / "tcga" / "survival"
 
@@ -79,7 +79,7 @@ def test_gdc_cases_give_months_and_censorship(gdc_with_cases, tmp_path):
 
 def test_offline_gdc_says_to_provide_a_survival_table(closed_port_url, tmp_path):
     out_csv = tmp_path / "survival.csv"
-    with pytest.raises(GdcAccessError, match=r"cannot reach the GDC.*source\.survival_table"):
+    with pytest.raises(GdcAccessError, match=r"cannot reach the GDC.*dataset\.survival_table"):
         survival_table_from_gdc("TCGA-BRCA", SLIDES, closed_port_url, out_csv)
     assert not out_csv.exists()
 
@@ -120,7 +120,7 @@ def test_cohort_table_is_filled_from_the_gdc_only_when_asked(gdc_with_cases, tmp
     table_path.write_text(
         "case_id,slide_id,survival_months,censorship\nTCGA-AA-0001,TCGA-AA-0001-01Z-00-DX1.A.svs,7.5,1\n"
     )
-    source = TcgaSource.from_mapping(
+    dataset = TcgaDataset.from_mapping(
         {
             "kind": "tcga",
             "project": "TCGA-AA",
@@ -132,7 +132,7 @@ def test_cohort_table_is_filled_from_the_gdc_only_when_asked(gdc_with_cases, tmp
         }
     )
     out_csv = tmp_path / "survival.csv"
-    report = survival_table(source, [SLIDES[0], SLIDES[2]], out_csv)
+    report = survival_table(dataset, [SLIDES[0], SLIDES[2]], out_csv)
     table = pd.read_csv(out_csv)
     assert table.loc[0, "survival_months"] == 7.5 and table.loc[0, "censorship"] == 1
     if fill:

@@ -25,7 +25,7 @@ def _cohort_config(workdir: Path, **changes: object) -> Path:
         table = ["case_id,slide_id,survival_months,censorship"]
         table += [f"{slide[:12]},{slide}.svs,{12.5 * (k + 1)},0" for k, slide in enumerate(SLIDES)]
         (workdir / "survival.csv").write_text("\n".join(table) + "\n")
-    source = {
+    dataset = {
         "kind": "tcga",
         "project": "TCGA-ZZ",
         "manifest": str(manifest),
@@ -36,7 +36,7 @@ def _cohort_config(workdir: Path, **changes: object) -> Path:
         **changes,
     }
     path = workdir / "clinical.yaml"
-    path.write_text(yaml.safe_dump({"cohort": "clin", "source": source}))
+    path.write_text(yaml.safe_dump({"cohort": "clin", "dataset": dataset}))
     return path
 
 

@@ -23,14 +23,14 @@ FILE_ID, SLIDE, CONTENT = FILE_IDS[0], SLIDES[0], CONTENTS[0]
 
 
 def _cohort_config(workdir: Path, gdc: FakeGdc, **changes: object) -> Path:
-    """The cohort's overlay (written again with ``changes`` applied to its `source` section)."""
+    """The cohort's overlay (written again with ``changes`` applied to its `dataset` section)."""
     rows = ["id\tfilename\tmd5\tsize\tstate"]
     for file_id, slide, content in zip(FILE_IDS, SLIDES, CONTENTS, strict=True):
         md5, size = gdc.add_file(file_id, f"{slide}.svs", content)
         rows.append(f"{file_id}\t{slide}.svs\t{md5}\t{size}\treleased")
     manifest = workdir / "manifest.tsv"
     manifest.write_text("\n".join(rows) + "\n")
-    source = {
+    dataset = {
         "kind": "tcga",
         "project": "TCGA-ZZ",
         "manifest": str(manifest),
@@ -40,7 +40,7 @@ def _cohort_config(workdir: Path, gdc: FakeGdc, **changes: object) -> Path:
         "timeout_s": 10,
     }
     path = workdir / "fetch.yaml"
-    path.write_text(yaml.safe_dump({"cohort": "fetch", "source": {**source, **changes}}))
+    path.write_text(yaml.safe_dump({"cohort": "fetch", "dataset": {**dataset, **changes}}))
     return path
 
 

@@ -9,12 +9,15 @@ import pandas as pd
 import pytest
 import torch
 
+from crossfusion_core.devices import CudaState
 from crossfusion_core.errors import PipelineInputError
 from crossfusion_core.models.checkpoint import load_checkpoint
 from crossfusion_core.training.fold import train_fold
-from crossfusion_core.training.loop import autocast_dtype
+from crossfusion_core.training.loop import training_compute
 from crossfusion_core.training.settings import TrainingSettings
 
+H100 = CudaState(1, "2.5.1", "12.4", True, "NVIDIA H100", (9, 0), ("sm_90",))
+NO_GPU = CudaState(gpus_present=0, torch_version="2.5.1", built_for_cuda="12.4", available=False)
 SETTINGS = {"steps": None, "epochs": 2, "grad_accumulation": 4, "lr": 3e-3, "eta_min": 1e-5}
 OPTIONS = {"embed_dim": 16, "num_heads": 2, "dropout": 0.1, "attn_dropout": 0.1}
 
@@ -45,16 +48,19 @@ def test_bf16_fold_trains_and_differs_from_fp32(cohort, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("device", "precision", "dtype"),
+    ("state", "precision", "device", "dtype"),
     [
-        ("cpu", "auto", None),
-        ("cuda", "auto", torch.bfloat16),
-        ("cpu", "bf16", torch.bfloat16),
-        ("cuda", "fp32", None),
+        (NO_GPU, "auto", "cpu", None),
+        (H100, "auto", "cuda", torch.bfloat16),
+        (NO_GPU, "bf16", "cpu", torch.bfloat16),
+        (H100, "fp32", "cuda", None),
     ],
 )
-def test_auto_precision_is_bf16_on_cuda_only(device: str, precision: str, dtype: torch.dtype | None) -> None:
-    assert autocast_dtype(torch.device(device), precision) is dtype
+def test_auto_precision_is_bf16_on_cuda_only(
+    state: CudaState, precision: str, device: str, dtype: torch.dtype | None
+) -> None:
+    compute = training_compute(TrainingSettings.from_mapping({"precision": precision}), state)
+    assert (compute.device.type, compute.autocast_dtype) == (device, dtype)
 
 
 def test_unknown_precision_is_a_config_error() -> None:

@@ -54,7 +54,7 @@ def _write_config(workdir: Path, scans: Path, data_dir: Path) -> Path:
     (workdir / "manifest.tsv").write_text("\n".join(rows) + "\n")
     config = {
         "cohort": "damaged",
-        "source": {
+        "dataset": {
             "kind": "tcga",
             "project": "TCGA-XX",
             "manifest": "manifest.tsv",
@@ -136,7 +136,7 @@ def left_out_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         yaml.safe_dump(
             {
                 "cohort": "left_out",
-                "source": {
+                "dataset": {
                     "kind": "local",
                     "slide_sheet": "cohort/slides.csv",
                     "clinical_table": "cohort/clinical.tsv",

@@ -58,7 +58,7 @@ def _tcga_manifest_without_diagnostic_slides(workdir: Path) -> dict:
     )
     return {
         "cohort": "x",
-        "source": {"kind": "tcga", "project": "TCGA-XX", "manifest": "manifest.tsv", "data_dir": "s"},
+        "dataset": {"kind": "tcga", "project": "TCGA-XX", "manifest": "manifest.tsv", "data_dir": "s"},
     }
 
 
@@ -106,7 +106,7 @@ DAG_TIME_MISTAKES = {
     ),
     "manifest without diagnostic slides": (
         _tcga_manifest_without_diagnostic_slides,
-        "source",
+        "dataset",
         "Diagnostic Slide",
     ),
     "excluded id that is no slide": (

@@ -116,7 +116,7 @@ def test_copied_models_score_a_cohort_without_survival(deploy_run: Path, tmp_pat
     target = _overlay(
         tmp_path,
         "hospital.yaml",
-        {"cohort": "hospital", "source": {"kind": "local", "slide_sheet": str(sheet)}},
+        {"cohort": "hospital", "dataset": {"kind": "local", "slide_sheet": str(sheet)}},
     )
     configs = _deploying_on(tmp_path, target, models_from=str(deploy_run / TRAINED))
     run_workflow(tmp_path, configs, ["all"])

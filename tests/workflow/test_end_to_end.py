@@ -10,8 +10,8 @@ import yaml
 from snakemake_runs import TINY_CONFIG
 
 from crossfusion_core.cohort import cohort_slide_ids
+from crossfusion_core.synthetic.dataset import SyntheticDataset
 from crossfusion_core.synthetic.settings import SyntheticSettings
-from crossfusion_core.synthetic.source import SyntheticSource
 
 RESULTS = "results/tiny"
 MODELS = ("crossfusion", "abmil")
@@ -19,7 +19,7 @@ MODELS = ("crossfusion", "abmil")
 
 def _tiny_slides() -> list[str]:
     tiny = yaml.safe_load(TINY_CONFIG.read_text())
-    return cohort_slide_ids(SyntheticSource(), SyntheticSettings.from_mapping(tiny["synthetic"]))
+    return cohort_slide_ids(SyntheticDataset(), SyntheticSettings.from_mapping(tiny["synthetic"]))
 
 
 def test_every_stage_leaves_its_results(tiny_run: Path):

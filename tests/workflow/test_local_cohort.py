@@ -31,7 +31,7 @@ def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         yaml.safe_dump(
             {
                 "cohort": "mine",
-                "source": {
+                "dataset": {
                     "kind": "local",
                     "slide_sheet": "cohort/slides.csv",
                     "clinical_table": "cohort/clinical.tsv",

@@ -10,8 +10,8 @@ from snakemake_runs import REPO, SYNTHETIC_FEATURE_STAGES, TINY_CONFIG, planned_
 
 from crossfusion_core.cohort import cohort_slide_ids
 from crossfusion_core.slide_batches import slides_by_batch
+from crossfusion_core.synthetic.dataset import SyntheticDataset
 from crossfusion_core.synthetic.settings import SyntheticSettings
-from crossfusion_core.synthetic.source import SyntheticSource
 
 N_FOLDS = 2
 N_MODELS = 2
@@ -25,7 +25,7 @@ AFTER_TRAINING = {
 
 
 TINY = yaml.safe_load(TINY_CONFIG.read_text())
-TINY_SLIDES = cohort_slide_ids(SyntheticSource(), SyntheticSettings.from_mapping(TINY["synthetic"]))
+TINY_SLIDES = cohort_slide_ids(SyntheticDataset(), SyntheticSettings.from_mapping(TINY["synthetic"]))
 TINY_BATCHES = slides_by_batch(
     TINY_SLIDES, yaml.safe_load((REPO / "config" / "config.yaml").read_text())["slides"]["batches"]
 )

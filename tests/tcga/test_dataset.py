@@ -1,4 +1,4 @@
-"""The six cohort overlays load into TcgaSource and point at files that exist; typos are refused."""
+"""The six cohort overlays load into TcgaDataset and point at files that exist; typos are refused."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from crossfusion_core.settings import SettingsError
+from crossfusion_core.tcga.dataset import TcgaDataset
 from crossfusion_core.tcga.manifest import slide_ids_from_manifest
-from crossfusion_core.tcga.source import TcgaSource
 
 ROOT = Path(__file__).resolve().parents[2]
 COHORTS = ["blca", "brca", "coadread", "gbmlgg", "luad", "ucec"]
@@ -18,22 +18,22 @@ COHORTS = ["blca", "brca", "coadread", "gbmlgg", "luad", "ucec"]
 @pytest.mark.parametrize("cohort", COHORTS)
 def test_cohort_overlay_points_at_the_copied_reference_data(cohort):
     overlay = yaml.safe_load((ROOT / "config" / "cohorts" / f"tcga_{cohort}.yaml").read_text())
-    source = TcgaSource.from_mapping(overlay["source"])
+    dataset = TcgaDataset.from_mapping(overlay["dataset"])
     assert overlay["cohort"] == f"tcga_{cohort}"
-    assert source.data_dir == Path(f"data/tcga_{cohort}")
-    assert sorted(path.name for path in (ROOT / source.splits_dir).iterdir()) == [
+    assert dataset.data_dir == Path(f"data/tcga_{cohort}")
+    assert sorted(path.name for path in (ROOT / dataset.splits_dir).iterdir()) == [
         f"splits_{fold}.csv" for fold in range(5)
     ]
-    assert slide_ids_from_manifest(ROOT / source.manifest, source.slide_pattern)
-    if source.survival_table is not None:
-        assert (ROOT / source.survival_table).is_file()
-    assert source.survival_table is not None or cohort in {"brca", "gbmlgg"}
+    assert slide_ids_from_manifest(ROOT / dataset.manifest, dataset.slide_pattern)
+    if dataset.survival_table is not None:
+        assert (ROOT / dataset.survival_table).is_file()
+    assert dataset.survival_table is not None or cohort in {"brca", "gbmlgg"}
 
 
 def test_merged_cohorts_query_both_projects():
     overlay = yaml.safe_load((ROOT / "config" / "cohorts" / "tcga_coadread.yaml").read_text())
-    source = TcgaSource.from_mapping(overlay["source"])
-    assert source.projects == ("TCGA-COAD", "TCGA-READ") and source.fill_missing_from_gdc
+    dataset = TcgaDataset.from_mapping(overlay["dataset"])
+    assert dataset.projects == ("TCGA-COAD", "TCGA-READ") and dataset.fill_missing_from_gdc
 
 
 @pytest.mark.parametrize(
@@ -54,11 +54,11 @@ def test_merged_cohorts_query_both_projects():
 def test_bad_source_section_is_refused(change, key, problem):
     mapping = {"kind": "tcga", "project": "TCGA-BLCA", "manifest": "m.tsv", "data_dir": "d", **change}
     with pytest.raises(SettingsError) as refused:
-        TcgaSource.from_mapping(mapping)
+        TcgaDataset.from_mapping(mapping)
     assert refused.value.key == (key,) and problem in refused.value.problem
 
 
 def test_blank_optional_paths_are_none_and_defaults_live_on_the_model():
-    source = TcgaSource(project="TCGA-BLCA", manifest="m.tsv", data_dir="d", splits_dir="", token_file=None)
-    assert (source.splits_dir, source.token_file, source.slide_pattern) == (None, None, "-DX")
-    assert source.projects == ("TCGA-BLCA",) and source.slide_file_pattern == "d/{slide}.svs"
+    dataset = TcgaDataset(project="TCGA-BLCA", manifest="m.tsv", data_dir="d", splits_dir="", token_file=None)
+    assert (dataset.splits_dir, dataset.token_file, dataset.slide_pattern) == (None, None, "-DX")
+    assert dataset.projects == ("TCGA-BLCA",) and dataset.slide_file_pattern == "d/{slide}.svs"

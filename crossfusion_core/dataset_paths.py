@@ -1,4 +1,4 @@
-"""The path types of the `source` section, shared by its kinds (TCGA, local).
+"""The path types of the `dataset` section, shared by its kinds (TCGA, local).
 
 YAML gives ``null`` or an empty string for a path a user leaves blank (``splits_dir:``); for an optional
 path both mean "none", and for a required one both mean the path is missing, instead of the run folder

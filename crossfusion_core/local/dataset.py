@@ -1,14 +1,14 @@
-"""The ``source`` config section of a local cohort (see config/cohorts/local_example.yaml)."""
+"""The ``dataset`` config section of a local cohort (see config/cohorts/local_example.yaml)."""
 
 from __future__ import annotations
 
 from typing import ClassVar, Literal
 
+from crossfusion_core.dataset_paths import GivenPath, OptionalPath
 from crossfusion_core.settings import Settings
-from crossfusion_core.source_paths import GivenPath, OptionalPath
 
 
-class LocalSource(Settings):
+class LocalDataset(Settings):
     """Where a local cohort's slides and clinical data are listed; paths are relative to the run folder.
 
     ``splits_dir``: optional folder of fold files (``splits_{k}.csv``, the original study's format) to
@@ -16,7 +16,7 @@ class LocalSource(Settings):
     slides without survival, which only a deployment target may be (the config checks say so).
     """
 
-    section: ClassVar[str] = "source"
+    section: ClassVar[str] = "dataset"
     kind: Literal["local"] = "local"
     slide_sheet: GivenPath
     clinical_table: OptionalPath = None

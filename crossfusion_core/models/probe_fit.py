@@ -17,8 +17,8 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 from crossfusion_core.errors import PipelineInputError
+from crossfusion_core.models.losses import nll_survival_loss
 from crossfusion_core.models.whitening import unscaled_if_constant, whitened_axes
-from crossfusion_core.training.losses import nll_survival_loss
 
 if TYPE_CHECKING:
     from sksurv.linear_model import CoxnetSurvivalAnalysis

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from crossfusion_core.training.losses import cox_partial_likelihood_loss, nll_survival_loss
+from crossfusion_core.models.losses import cox_partial_likelihood_loss, nll_survival_loss
 
 
 def logit(p: float) -> float:

@@ -48,9 +48,9 @@ _RENAMES = (
 )
 
 
-def our_key(reference_key: str) -> str:
+def our_key(original_key: str) -> str:
     """Our parameter name for one of the original's (``module.`` prefixes of DataParallel dropped)."""
-    key = reference_key.removeprefix("module.")
+    key = original_key.removeprefix("module.")
     for short, long in _SCALE_PREFIX:
         if key.startswith(short):
             key = long + key[len(short) :]
@@ -59,7 +59,7 @@ def our_key(reference_key: str) -> str:
     return key
 
 
-def load_reference_state_dict(
+def load_original_state_dict(
     model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str | None = None
 ) -> None:
     """Load original-named weights into ``model``; every key must match, with its shape.

@@ -1,6 +1,6 @@
 """Where slides and clinical data come from: the built-in synthetic cohort, TCGA via the GDC, or your own."""
 
-if RUN.source_kind == "synthetic":
+if RUN.dataset_kind == "synthetic":
 
     SYNTHETIC_OUTPUTS = {"slide": SYNTHETIC_SLIDE, "truth": "results/{cohort}/synthetic/truth/{slide}.h5"}
 
@@ -53,16 +53,16 @@ if RUN.source_kind == "synthetic":
         script:
             "../workflow_scripts/synthetic_clinical.py"
 
-elif RUN.source_kind == "local":
+elif RUN.dataset_kind == "local":
 
-    LOCAL_SOURCE = RUN.source
+    LOCAL_DATASET = RUN.dataset
 
     rule local_clinical:
         """The survival table of your own cohort: its clinical table joined to its slide sheet."""
         input:
-            sheet=str(LOCAL_SOURCE.slide_sheet),
+            sheet=str(LOCAL_DATASET.slide_sheet),
             # A deployment target may come without one; nothing then asks for its survival table.
-            clinical=str(LOCAL_SOURCE.clinical_table) if LOCAL_SOURCE.has_survival else [],
+            clinical=str(LOCAL_DATASET.clinical_table) if LOCAL_DATASET.has_survival else [],
         output:
             survival="results/{cohort}/clinical/survival.csv",
         params:
@@ -76,7 +76,7 @@ elif RUN.source_kind == "local":
 
 else:
 
-    TCGA_SOURCE = RUN.source
+    TCGA_DATASET = RUN.dataset
 
     rule download:
         """One diagnostic slide from the GDC data endpoint, resumed on interruption, md5-checked.
@@ -89,12 +89,12 @@ else:
         output:
             slide=downloaded_slide_pattern(),
         params:
-            slide=lambda wildcards: TCGA_SOURCE.manifest_row(wildcards.slide),
+            slide=lambda wildcards: TCGA_DATASET.manifest_row(wildcards.slide),
             failures_dir=f"{RESULTS}/download_failures",
         resources:
             mem_mb=500,
             downloads=1,
-        # 0, not a profile's default: the job already retries dropped links (source.retries) and gives a
+        # 0, not a profile's default: the job already retries dropped links (dataset.retries) and gives a
         # file that disagrees with the manifest two tries; each rule retry would fetch it twice more.
         retries: 0
         log:
@@ -112,7 +112,7 @@ else:
         output:
             survival="results/{cohort}/clinical/survival.csv",
         params:
-            table=TCGA_SOURCE.table_choices(),
+            table=TCGA_DATASET.table_choices(),
             slide_ids=slide_ids(),
         log:
             "results/{cohort}/logs/clinical.log",

@@ -1,10 +1,10 @@
-"""The ``source`` config section of a TCGA cohort (config/cohorts/tcga_*.yaml), checked once.
+"""The ``dataset`` config section of a TCGA cohort (config/cohorts/tcga_*.yaml), checked once.
 
 A typo in a cohort overlay (``survival_tabel``) would otherwise silently fall back to the GDC and
 fail hours later offline; checking the section at the edge makes it fail at the start instead.
 
 The section mixes what a job makes with how the GDC is reached. Only the first may rerun a job, so the
-rules take it as params (:meth:`TcgaSource.manifest_row` for a download, :meth:`TcgaSource.table_choices`
+rules take it as params (:meth:`TcgaDataset.manifest_row` for a download, :meth:`TcgaDataset.table_choices`
 for the survival table) and their scripts read the rest from the run's config (see
 :mod:`crossfusion_core.tcga.fetch`).
 """
@@ -17,14 +17,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from crossfusion_core.dataset_paths import GivenPath, OptionalPath
 from crossfusion_core.settings import ConfigProblem, Count, Names, Settings
-from crossfusion_core.source_paths import GivenPath, OptionalPath
 from crossfusion_core.tcga.manifest import SLIDE_SUFFIX, slides_by_id
 
 PROJECT_PATTERN = re.compile(r"TCGA-[A-Z]+")
 
 
-class TcgaSource(Settings):
+class TcgaDataset(Settings):
     """Where a TCGA cohort's slides and clinical data come from.
 
     ``project`` holds one GDC project, or two for the merged cohorts (COADREAD, GBMLGG).
@@ -35,7 +35,7 @@ class TcgaSource(Settings):
     limit per connect or read.
     """
 
-    section: ClassVar[str] = "source"
+    section: ClassVar[str] = "dataset"
     kind: Literal["tcga"] = "tcga"
     project: Names
     manifest: GivenPath

@@ -7,7 +7,7 @@ import torch
 
 from crossfusion_core.models.linear_probe import LinearProbe
 from crossfusion_core.models.outputs import SurvivalOutput
-from crossfusion_core.training.probe_fit import ProbeTargets, discrete_fit_tensors, fit_linear_probe
+from crossfusion_core.models.probe_fit import ProbeTargets, discrete_fit_tensors, fit_linear_probe
 
 N_BINS = 4
 
