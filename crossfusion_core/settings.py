@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import typing
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
@@ -184,3 +185,22 @@ Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
 
 NullAsEmpty = BeforeValidator(_null_as_empty)
 """Put in ``Annotated[dict[...], NullAsEmpty]``: an empty YAML mapping key is an empty mapping."""
+
+
+def _given(value: Any) -> Any:
+    """A required path left blank (YAML ``null`` or ``""``) is missing, not the run folder that
+    ``Path("")`` would silently name."""
+    if value is None or value == "":
+        raise ConfigProblem("is missing", "give it (see the examples in config/cohorts/)")
+    return value
+
+
+def _blank_is_none(value: Any) -> Any:
+    """``splits_dir: ""`` means no folder, as ``splits_dir: null`` does."""
+    return None if value == "" else value
+
+
+GivenPath = Annotated[Path, BeforeValidator(_given)]
+"""A path the section cannot do without."""
+OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_none)]
+"""A path that may be left out, ``null`` or empty (all: None)."""

@@ -3,6 +3,7 @@ types, and errors that carry the key path, the problem and the fix."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar, Literal
 
 import pytest
@@ -12,7 +13,9 @@ from typing_extensions import Self
 from crossfusion_core.settings import (
     ConfigProblem,
     Count,
+    GivenPath,
     Names,
+    OptionalPath,
     Settings,
     SettingsError,
     choose,
@@ -67,3 +70,18 @@ def test_choose_suggests_the_closest_name() -> None:
         == "did you mean 'crossfusion'? use one of ['abmil', 'crossfusion']"
     )
     assert choose("zzz", ["abmil"]) == "use one of ['abmil']"
+
+
+class Paths(Settings):
+    section: ClassVar[str] = "paths"
+    sheet: GivenPath
+    splits_dir: OptionalPath = None
+
+
+def test_a_blank_path_is_missing_where_required_and_none_where_optional() -> None:
+    assert Paths.from_mapping({"sheet": "s.csv", "splits_dir": ""}).splits_dir is None
+    assert Paths.from_mapping({"sheet": "s.csv", "splits_dir": "folds"}).splits_dir == Path("folds")
+    for blank in (None, ""):
+        with pytest.raises(SettingsError) as refused:
+            Paths.from_mapping({"sheet": blank})
+        assert refused.value.key == ("sheet",) and refused.value.problem == "is missing"

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crossfusion_core.data.clinical import slide_stem
 from crossfusion_core.errors import PipelineInputError
 
 REQUIRED_COLUMNS = ("case_id", "slide_ids", "survival_months", "censorship", "risk", "fold")
@@ -94,5 +95,5 @@ def risks_by_repeat(pooled: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
 
 
 def first_slide(slide_ids: str) -> str:
-    """The first of a patient's ``;``-joined slide ids, without a ``.svs`` suffix."""
-    return slide_ids.split(";")[0].removesuffix(".svs")
+    """The first of a patient's ``;``-joined slide ids, as the pipeline names it (:func:`slide_stem`)."""
+    return slide_stem(slide_ids.split(";")[0])

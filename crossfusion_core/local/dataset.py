@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from crossfusion_core.dataset_paths import GivenPath, OptionalPath
-from crossfusion_core.settings import Settings
+from crossfusion_core.settings import GivenPath, OptionalPath, Settings
 
 
 class LocalDataset(Settings):

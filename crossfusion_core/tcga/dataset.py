@@ -17,8 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from crossfusion_core.dataset_paths import GivenPath, OptionalPath
-from crossfusion_core.settings import ConfigProblem, Count, Names, Settings
+from crossfusion_core.settings import ConfigProblem, Count, GivenPath, Names, OptionalPath, Settings
 from crossfusion_core.tcga.manifest import SLIDE_SUFFIX, slides_by_id
 
 PROJECT_PATTERN = re.compile(r"TCGA-[A-Z]+")
