@@ -11,6 +11,7 @@ through this module, so the file has one layout.
 from __future__ import annotations
 
 import dataclasses
+import json
 import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,7 +27,6 @@ from crossfusion_core.models.options import ModelOptions
 from crossfusion_core.models.registry import build_model, model_options
 from crossfusion_core.models.standardized import Standardized
 from crossfusion_core.scales import SCALES
-from crossfusion_core.training.settings import FoldTrainingSettings, TrainingSettings
 
 REQUIRED_KEYS = ("model_name", "model_options", "backbone_dim", "n_bins", "bin_edges", "state_dict")
 """Keys every ``model.pt`` has; ``best_epoch``, ``protocol``, ``input_standardization`` (the fold's
@@ -57,7 +57,7 @@ class CheckpointInfo:
     protocol: str | None = None
     backbone: str | None = None
     scales: tuple[Mapping[str, Any], ...] | None = None
-    training_settings: FoldTrainingSettings | None = None
+    training_settings: Mapping[str, Any] | None = None
 
 
 def save_checkpoint(
@@ -72,7 +72,7 @@ def save_checkpoint(
     best_epoch: int | None = None,
     protocol: str | None = None,
     backbone: str | None = None,
-    training_settings: FoldTrainingSettings | None = None,
+    training_settings: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the checkpoint atomically; ``options`` are checked and stored with every default filled in.
 
@@ -97,16 +97,11 @@ def save_checkpoint(
         "input_standardization": standardization,
         "backbone": backbone,
         "scales": [{"group": s.group, "magnification": s.magnification, "mpp": s.mpp} for s in SCALES],
-        "training_settings": _recorded(training_settings),
+        "training_settings": None if training_settings is None else json.loads(json.dumps(training_settings)),
         "ensemble_size": len(model.members) if isinstance(model, SeedEnsemble) else 1,
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-
-
-def _recorded(training_settings: FoldTrainingSettings | None) -> dict[str, Any] | None:
-    """The fold-level settings as plain JSON values (also of a whole ``training`` section)."""
-    return None if training_settings is None else training_settings.fold_settings.model_dump(mode="json")
 
 
 def read_checkpoint_info(path: str | Path) -> CheckpointInfo:
@@ -170,7 +165,6 @@ def _info(payload: Mapping[str, Any], path: str | Path) -> CheckpointInfo:
     edges = payload["bin_edges"]
     try:
         options = model_options(payload["model_name"], payload["model_options"])
-        training = _training_settings(payload.get("training_settings"))
     except PipelineInputError as error:
         raise PipelineInputError(
             path, f"the stored settings are not valid here: {error.problem}", "retrain this fold"
@@ -185,11 +179,5 @@ def _info(payload: Mapping[str, Any], path: str | Path) -> CheckpointInfo:
         protocol=payload.get("protocol"),
         backbone=payload.get("backbone"),
         scales=None if payload.get("scales") is None else tuple(dict(scale) for scale in payload["scales"]),
-        training_settings=training,
+        training_settings=payload.get("training_settings"),
     )
-
-
-def _training_settings(stored: Mapping[str, Any] | None) -> FoldTrainingSettings | None:
-    """The recorded fold-level settings; files written before the fold slice existed hold the whole
-    section (with ``models`` and ``final_model``), which reads as a section and keeps its slice."""
-    return None if stored is None else TrainingSettings.from_mapping(stored).fold_settings

@@ -423,5 +423,5 @@ def _write_checkpoint(
         best_epoch=state.best_epoch if state.epochs_done else None,
         protocol=settings.selection_label,
         backbone=backbone,
-        training_settings=settings.fold_settings,
+        training_settings=settings.fold_settings.model_dump(mode="json"),
     )

@@ -62,7 +62,7 @@ def test_the_final_model_is_written_with_every_patients_risk_and_no_predictions(
     risks = pd.read_csv(tmp_path / "training_risks.csv")
     assert len(risks) == 18 and set(risks["fold"]) == {FINAL_MODEL_FOLD}
     info = read_checkpoint_info(tmp_path / "model.pt")
-    assert info.backbone == "toy" and info.training_settings == settings.fold_settings
+    assert info.backbone == "toy" and info.training_settings == settings.fold_settings.model_dump(mode="json")
 
 
 def test_a_final_model_cannot_select_on_a_held_out_fold() -> None:
