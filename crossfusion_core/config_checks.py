@@ -40,7 +40,7 @@ from crossfusion_core.features.settings import FeatureSettings
 from crossfusion_core.fold_checks import check_folds
 from crossfusion_core.pipeline_config import PipelineConfig
 from crossfusion_core.plots.settings import HeatmapSettings, KmSettings
-from crossfusion_core.settings import SettingsError
+from crossfusion_core.settings import MISSING, SettingsError
 from crossfusion_core.synthetic.dataset import SyntheticDataset
 from crossfusion_core.synthetic.settings import SyntheticSettings
 from crossfusion_core.tcga.dataset import TcgaDataset
@@ -149,7 +149,9 @@ def parsed_config(config: Mapping[str, Any], origins: ConfigOrigins) -> Pipeline
     try:
         return PipelineConfig.from_mapping(config)
     except SettingsError as error:
-        raise origins.error(error.key or ("(top level)",), error.problem, error.fix) from None
+        key = error.key or ("(top level)",)
+        set_at = key[:-1] if error.problem == MISSING and len(key) > 1 else None
+        raise origins.error(key, error.problem, error.fix, set_at=set_at) from None
 
 
 def target_run_config(config: Mapping[str, Any], synthetic_dir: str) -> RunConfig:

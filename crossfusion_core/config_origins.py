@@ -59,10 +59,13 @@ class ConfigOrigins:
                 return layer
         return None
 
-    def error(self, key: KeyPath, problem: str, fix: str | None) -> PipelineInputError:
-        """A config error naming the file that set ``key``, the key itself, the problem and the fix."""
+    def error(
+        self, key: KeyPath, problem: str, fix: str | None, *, set_at: KeyPath | None = None
+    ) -> PipelineInputError:
+        """A config error naming the file that set ``key`` (or ``set_at``: the section of a key that no
+        file sets, where it belongs), the key itself, the problem and the fix."""
         dotted = dotted_key(key)
-        layer = self.origin(key)
+        layer = self.origin(key if set_at is None else set_at)
         if layer is None:
             return PipelineInputError(
                 None, f"`{dotted}` (not set in any config file, the default): {problem}", fix

@@ -25,6 +25,9 @@ from typing_extensions import Self
 from crossfusion_core.errors import PipelineInputError
 
 KeyPath = tuple[str | int, ...]
+MISSING = "is missing"
+"""The problem of a required key left out (or left blank); no config file sets it, so the workflow
+names the file that set its section."""
 
 
 class ConfigProblem(ValueError):
@@ -90,7 +93,7 @@ def explain(model: type[BaseModel], error: ValidationError) -> tuple[KeyPath, st
     if kind == "literal_error":
         return key, f"{value!r} is not allowed", f"use {first['ctx']['expected']}"
     if kind == "missing":
-        return key, "is missing", "give it (see the examples in config/cohorts/)"
+        return key, MISSING, "give it (see the examples in config/cohorts/)"
     message = first["msg"].removeprefix("Value error, ")
     return key, f"{value!r} is not valid", message[0].lower() + message[1:]
 
@@ -191,7 +194,7 @@ def _given(value: Any) -> Any:
     """A required path left blank (YAML ``null`` or ``""``) is missing, not the run folder that
     ``Path("")`` would silently name."""
     if value is None or value == "":
-        raise ConfigProblem("is missing", "give it (see the examples in config/cohorts/)")
+        raise ConfigProblem(MISSING, "give it (see the examples in config/cohorts/)")
     return value
 
 

@@ -130,6 +130,12 @@ def test_the_default_config_passes_with_every_slide_of_the_plan(tmp_path: Path) 
             "unknown key 'protocl'",
             "did you mean 'protocol'? use one of",
         ),
+        (
+            {"dataset": {"kind": "tcga", "project": "TCGA-BLCA", "manifest": "m.tsv"}},
+            "dataset.data_dir",
+            "is missing",
+            "config/cohorts/",
+        ),
     ],
     ids=[
         "model",
@@ -143,6 +149,7 @@ def test_the_default_config_passes_with_every_slide_of_the_plan(tmp_path: Path) 
         "heatmap slide",
         "section value",
         "unknown key",
+        "missing key: named in the file of its section",
     ],
 )
 def test_a_bad_value_names_the_overlay_the_key_and_a_fix(tmp_path: Path, overlay, key, problem, fix) -> None:
