@@ -15,14 +15,14 @@ import sys
 from typing import Annotated, Any, ClassVar
 
 import yaml
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from crossfusion_core.cohort import CohortDataset, SlideSettings
 from crossfusion_core.deploy.settings import DeploySettings
 from crossfusion_core.evaluation.settings import EvaluationSettings
 from crossfusion_core.features.settings import FeatureSettings
 from crossfusion_core.plots.settings import HeatmapSettings, KmSettings
-from crossfusion_core.settings import Settings
+from crossfusion_core.settings import ConfigProblem, Settings
 from crossfusion_core.synthetic.dataset import SyntheticDataset
 from crossfusion_core.synthetic.settings import SyntheticSettings
 from crossfusion_core.training.settings import TrainingSettings
@@ -52,6 +52,18 @@ class PipelineConfig(Settings):
     heatmaps: HeatmapSettings = HeatmapSettings()
     deploy: DeploySettings | None = None
     """Apply this run's models to another cohort (crossfusion_core/deploy/)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_source_section(cls, values: Any) -> Any:
+        """The section was called `source` until "source" came to mean only the 10x scale."""
+        if isinstance(values, dict) and "source" in values:
+            raise ConfigProblem(
+                "unknown key 'source': the section is now called `dataset`",
+                "rename `source:` to `dataset:` in this file (its keys are unchanged)",
+                key=("source",),
+            )
+        return values
 
 
 def config_schema() -> dict[str, Any]:

@@ -72,6 +72,7 @@ def test_every_model_of_the_registry_has_checked_options() -> None:
         ),
         ({"patching": {"patch_size_px": True}}, ("patching", "patch_size_px"), "whole number", "count"),
         ({"cohort": "my cohort"}, ("cohort",), "'my cohort' is not valid", "pattern"),
+        ({"source": {"kind": "synthetic"}}, ("source",), "now called `dataset`", "rename `source:`"),
     ],
 )
 def test_a_refused_value_carries_its_config_key(
