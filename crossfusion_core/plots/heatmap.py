@@ -21,7 +21,7 @@ from scipy.stats import percentileofscore
 from torch import nn
 
 from crossfusion_core.data.bags import feature_path
-from crossfusion_core.errors import FeatureMismatchError
+from crossfusion_core.errors import FeatureMismatchError, PipelineInputError
 from crossfusion_core.evaluation.predictions import first_slide, read_predictions
 from crossfusion_core.features.feature_files import FeatureFile, read_feature_file
 from crossfusion_core.models.attribution import risk_attribution
@@ -282,4 +282,8 @@ def paint_held_out_slide(
                 [model], slide_id, slide_path, feature_dirs, meta.backbone_dim, title, settings, out_path
             )
             return index
-    raise ValueError(f"slide {slide_id} is held out in none of the folds {[str(p) for _, p in folds]}")
+    raise PipelineInputError(
+        None,
+        f"slide {slide_id} is held out in none of the folds {[str(p) for _, p in folds]}",
+        "name in heatmaps.slides only slides of patients in the folds (see qc/excluded.csv)",
+    )
